@@ -1,0 +1,55 @@
+# Starling: the two commands are `make demo` and `make test`; see README.md.
+SHELL := /bin/bash
+SWIFT ?= swift
+CONFIG ?= debug
+BUILD_FLAGS := -c $(CONFIG)
+BIN = $(shell $(SWIFT) build $(BUILD_FLAGS) --show-bin-path)
+APT_PACKAGES := libmosquitto-dev mosquitto mosquitto-clients libzstd-dev zstd libsqlite3-dev libssl-dev \
+	libxnnpack-dev libpthreadpool-dev python3 python3-venv
+VENV := .venv
+PY_PACKAGES := onnxruntime onnx numpy scikit-learn
+
+.PHONY: all deps build test demo bench bench-deps check-layering format clean
+
+all: build
+
+## deps: install the system packages the build and tests need (idempotent, quiet when present)
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+build: deps
+	$(SWIFT) build $(BUILD_FLAGS)
+
+## test: every unit and integration test, plus the dependency rules of the package layout
+test: deps check-layering
+	$(SWIFT) build --build-tests $(BUILD_FLAGS)
+	$(SWIFT) test --skip-build $(BUILD_FLAGS) --parallel --num-workers 2
+
+check-layering: deps
+	@python3 scripts/check_layering.py
+
+## demo: train a digits model, quantize it, and compare fp32 with int8
+demo: build
+	@scripts/demo.sh "$(BIN)"
+
+## bench: release build, ONNX Runtime from pip, ratios against ORT (see docs/benchmarks.md)
+bench-deps: deps
+	@[ -x $(VENV)/bin/python ] || python3 -m venv $(VENV)
+	@$(VENV)/bin/python -c "import onnxruntime, onnx, numpy, sklearn" 2>/dev/null || \
+	  $(VENV)/bin/pip install -q $(PY_PACKAGES)
+
+bench: bench-deps
+	$(SWIFT) build -c release --product starling-bench
+	$(SWIFT) build -c release --product starling
+	@Benchmarks/run.sh "$$($(SWIFT) build -c release --show-bin-path)" "$(VENV)/bin/python"
+
+format:
+	$(SWIFT) format --in-place --recursive Sources Tests Benchmarks --configuration .swift-format
+
+clean:
+	rm -rf .build out

@@ -1,0 +1,71 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// Hot numeric code is optimized even in debug builds, so that `swift test` trains real models
+/// in seconds. `-ffp-contract=off` keeps every int8 backend bit-identical to the reference.
+let kernelFlags: [CSetting] = [.unsafeFlags(["-O3", "-ffp-contract=off"])]
+let optimizedSwift: [SwiftSetting] = [.unsafeFlags(["-O"])]
+
+let package = Package(
+    name: "starling",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "starling", targets: ["starling"]),
+        .executable(name: "starling-agent", targets: ["starling-agent"]),
+        .executable(name: "starling-hub", targets: ["starling-hub"]),
+        .library(name: "Core", targets: ["Core"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+    ],
+    targets: [
+        // MARK: - C and system libraries
+        .target(name: "CKernels", cSettings: kernelFlags),
+        .systemLibrary(name: "CXNNPACK"),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd"),
+        .systemLibrary(name: "CMosquitto", pkgConfig: "libmosquitto"),
+
+        // MARK: - Libraries
+        .target(
+            name: "Core",
+            dependencies: ["CKernels", "CXNNPACK"],
+            swiftSettings: optimizedSwift
+        ),
+        .target(
+            name: "ONNXImport",
+            dependencies: ["Core", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["Generated/onnx.proto"]
+        ),
+        .target(name: "Agent", dependencies: ["Core"]),
+        .target(name: "Hub", dependencies: ["Core", "ONNXImport"]),
+
+        // MARK: - Executables
+        .executableTarget(
+            name: "starling",
+            dependencies: [
+                "Core", "ONNXImport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "starling-agent",
+            dependencies: ["Agent", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(
+            name: "starling-hub",
+            dependencies: ["Hub", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(
+            name: "starling-bench",
+            dependencies: ["Core", "ONNXImport"],
+            path: "Benchmarks/starling-bench",
+            swiftSettings: optimizedSwift
+        ),
+
+        // MARK: - Tests
+        .testTarget(name: "CKernelsTests", dependencies: ["CKernels"]),
+        .testTarget(name: "CoreTests", dependencies: ["Core"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ONNXImportTests", dependencies: ["ONNXImport"], resources: [.copy("Fixtures")]),
+    ]
+)

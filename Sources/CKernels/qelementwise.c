@@ -1,0 +1,110 @@
+// Int8 elementwise ops and pooling. Plain C written so that clang vectorizes it on every target:
+// rounding uses sk_rhe_small after clamping in float, NaN handling is a select.
+#include <string.h>
+
+#include "qgemm_internal.h"
+
+enum { POOL_CHANNELS = 256 };  // average-pool sums kept on the stack
+
+void sk_quantize_u8(size_t n, const float* x, float scale, int32_t zp, uint8_t* q) {
+  // Clamping before rounding is exact (the bounds are integers) and keeps |v| small.
+  float lo = (float)(0 - zp), hi = (float)(255 - zp);
+  for (size_t i = 0; i < n; i++) {
+    float v = x[i] / scale;
+    v = v != v ? 0.0f : v;
+    v = sk_fmin_x86(sk_fmax_x86(v, lo), hi);
+    q[i] = (uint8_t)((int32_t)sk_rhe_small(v) + zp);
+  }
+}
+
+void sk_dequantize_u8(size_t n, const uint8_t* q, float scale, int32_t zp, float* x) {
+  for (size_t i = 0; i < n; i++) x[i] = (float)((int32_t)q[i] - zp) * scale;
+}
+
+void sk_qadd_u8(size_t n, const uint8_t* a, int32_t za, float ka, const uint8_t* b, int32_t zb,
+                float kb, int32_t zo, int32_t out_min, int32_t out_max, uint8_t* out) {
+  float lo = (float)(out_min - zo), hi = (float)(out_max - zo);
+  for (size_t i = 0; i < n; i++) {
+    float v = (float)((int32_t)a[i] - za) * ka + (float)((int32_t)b[i] - zb) * kb;
+    v = sk_fmin_x86(sk_fmax_x86(v, lo), hi);
+    out[i] = (uint8_t)((int32_t)sk_rhe_small(v) + zo);
+  }
+}
+
+/// The valid taps [begin, end) of a pooling window along one axis.
+static void sk_pool_taps(size_t o, size_t stride, size_t pad, size_t kernel, size_t dilation,
+                         size_t extent, size_t* begin, size_t* end) {
+  size_t k = 0;
+  while (k < kernel && sk_tap(o, stride, pad, k, dilation, extent) < 0) k++;
+  *begin = k;
+  while (k < kernel && sk_tap(o, stride, pad, k, dilation, extent) >= 0) k++;
+  *end = k;
+}
+
+/// Address of input pixel (b, tap ky, tap kx) for output (oy, ox); taps must be valid.
+static const uint8_t* sk_pool_pixel(const sk_conv_geom* g, const uint8_t* input, size_t b,
+                                    size_t oy, size_t ox, size_t ky, size_t kx) {
+  size_t iy = (size_t)sk_tap(oy, g->stride_h, g->pad_top, ky, g->dilation_h, g->in_h);
+  size_t ix = (size_t)sk_tap(ox, g->stride_w, g->pad_left, kx, g->dilation_w, g->in_w);
+  return input + ((b * g->in_h + iy) * g->in_w + ix) * g->in_c;
+}
+
+void sk_qmaxpool_u8(const sk_conv_geom* g, const uint8_t* input, uint8_t* output) {
+  size_t C = g->in_c;
+  for (size_t b = 0; b < g->batch; b++) {
+    for (size_t oy = 0; oy < g->out_h; oy++) {
+      size_t y0, y1;
+      sk_pool_taps(oy, g->stride_h, g->pad_top, g->kernel_h, g->dilation_h, g->in_h, &y0, &y1);
+      for (size_t ox = 0; ox < g->out_w; ox++) {
+        size_t x0, x1;
+        sk_pool_taps(ox, g->stride_w, g->pad_left, g->kernel_w, g->dilation_w, g->in_w, &x0, &x1);
+        // 0 is the smallest uint8, so it starts the max (and fills windows with no valid tap).
+        uint8_t* out = output + ((b * g->out_h + oy) * g->out_w + ox) * C;
+        memset(out, 0, C);
+        for (size_t ky = y0; ky < y1; ky++) {
+          for (size_t kx = x0; kx < x1; kx++) {
+            const uint8_t* in = sk_pool_pixel(g, input, b, oy, ox, ky, kx);
+            for (size_t c = 0; c < C; c++) out[c] = in[c] > out[c] ? in[c] : out[c];
+          }
+        }
+      }
+    }
+  }
+}
+
+void sk_qavgpool_u8(const sk_conv_geom* g, int count_include_pad, const uint8_t* input,
+                    int32_t zin, float k, int32_t zout, uint8_t* output) {
+  size_t C = g->in_c;
+  float lo = (float)(0 - zout), hi = (float)(255 - zout);
+  int32_t sum[POOL_CHANNELS];
+  for (size_t b = 0; b < g->batch; b++) {
+    for (size_t oy = 0; oy < g->out_h; oy++) {
+      size_t y0, y1;
+      sk_pool_taps(oy, g->stride_h, g->pad_top, g->kernel_h, g->dilation_h, g->in_h, &y0, &y1);
+      for (size_t ox = 0; ox < g->out_w; ox++) {
+        size_t x0, x1;
+        sk_pool_taps(ox, g->stride_w, g->pad_left, g->kernel_w, g->dilation_w, g->in_w, &x0, &x1);
+        size_t valid = (y1 - y0) * (x1 - x0);
+        size_t count = count_include_pad ? g->kernel_h * g->kernel_w : valid;
+        // A window with no valid tap averages nothing: it gives the zero point.
+        float div = (float)(valid ? count : 1);
+        uint8_t* out = output + ((b * g->out_h + oy) * g->out_w + ox) * C;
+        for (size_t c0 = 0; c0 < C; c0 += POOL_CHANNELS) {
+          size_t n = sk_min_size(POOL_CHANNELS, C - c0);
+          for (size_t c = 0; c < n; c++) sum[c] = 0;
+          for (size_t ky = y0; ky < y1; ky++) {
+            for (size_t kx = x0; kx < x1; kx++) {
+              const uint8_t* in = sk_pool_pixel(g, input, b, oy, ox, ky, kx) + c0;
+              for (size_t c = 0; c < n; c++) sum[c] += (int32_t)in[c] - zin;
+            }
+          }
+          for (size_t c = 0; c < n; c++) {
+            float v = (float)sum[c] / div * k;
+            v = sk_fmin_x86(sk_fmax_x86(v, lo), hi);
+            out[c0 + c] = (uint8_t)((int32_t)sk_rhe_small(v) + zout);
+          }
+        }
+      }
+    }
+  }
+}

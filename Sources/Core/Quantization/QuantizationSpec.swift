@@ -1,0 +1,140 @@
+/// Affine uint8 quantization of one activation tensor: real = scale · (q − zeroPoint).
+public struct ActivationQuant: Codable, Sendable, Equatable, Hashable {
+    /// Real value of one quantization step.
+    public var scale: Float
+    /// The uint8 code of real zero, 0...255.
+    public var zeroPoint: Int32
+
+    /// Parameters covering [low, high] (widened to include 0, as quantized zero must be exact).
+    public static func covering(_ low: Float, _ high: Float) -> ActivationQuant {
+        let lo = min(low, 0)
+        let hi = max(high, 0)
+        guard hi - lo > 1e-12, (hi - lo).isFinite else { return ActivationQuant(scale: 1, zeroPoint: 0) }
+        let scale = (hi - lo) / 255
+        let zero = (-lo / scale).rounded(.toNearestOrEven)
+        return ActivationQuant(scale: scale, zeroPoint: Int32(min(max(zero, 0), 255)))
+    }
+
+    /// An activation quantization with `scale` and `zeroPoint`.
+    public init(scale: Float, zeroPoint: Int32) {
+        self.scale = scale
+        self.zeroPoint = zeroPoint
+    }
+
+    /// The uint8 code of `x` (round half to even, saturating).
+    public func quantize(_ x: Float) -> UInt8 {
+        let q = (x / scale).rounded(.toNearestOrEven) + Float(zeroPoint)
+        return UInt8(min(max(q, 0), 255))
+    }
+
+    /// The real value of code `q`.
+    public func dequantize(_ q: UInt8) -> Float {
+        Float(Int32(q) - zeroPoint) * scale
+    }
+}
+
+/// An int8 weight tensor, symmetric, with one scale per slice along `axis`.
+public struct QuantizedWeight: Sendable, Equatable {
+    /// Shape of the weight.
+    public var shape: [Int]
+    /// int8 codes in row-major order.
+    public var values: [Int8]
+    /// One scale per index of `axis` (one entry for per-tensor).
+    public var scales: [Float]
+    /// The channel axis the scales run along.
+    public var axis: Int
+
+    /// A quantized weight; `scales` has shape[axis] entries (or one).
+    public init(shape: [Int], values: [Int8], scales: [Float], axis: Int) {
+        self.shape = shape
+        self.values = values
+        self.scales = scales
+        self.axis = axis
+    }
+
+    /// Scale of element `i` of the flattened tensor.
+    func scale(ofElement i: Int) -> Float {
+        if scales.count == 1 { return scales[0] }
+        let inner = shape[(axis + 1)...].reduce(1, *)
+        return scales[(i / inner) % shape[axis]]
+    }
+
+    /// The real-valued tensor these codes stand for.
+    public func dequantized() -> Tensor {
+        Tensor(shape: shape, scalars: values.indices.map { Float(values[$0]) * scale(ofElement: $0) })
+    }
+
+    /// Symmetric per-channel quantization of `tensor` along `axis` to [−127, 127].
+    public static func quantizing(_ tensor: Tensor, axis: Int) -> QuantizedWeight {
+        let channels = tensor.shape[axis]
+        let inner = tensor.shape[(axis + 1)...].reduce(1, *)
+        var maxAbs = [Float](repeating: 0, count: channels)
+        for (i, v) in tensor.scalars.enumerated() {
+            let c = (i / inner) % channels
+            maxAbs[c] = max(maxAbs[c], abs(v))
+        }
+        let scales = maxAbs.map { $0 > 0 ? $0 / 127 : 1 }
+        var values = [Int8](repeating: 0, count: tensor.count)
+        for (i, v) in tensor.scalars.enumerated() {
+            let q = (v / scales[(i / inner) % channels]).rounded(.toNearestOrEven)
+            values[i] = Int8(min(max(q, -127), 127))
+        }
+        return QuantizedWeight(shape: tensor.shape, values: values, scales: scales, axis: axis)
+    }
+}
+
+/// An int32 bias whose element n stands for bias[n] · scales[n] (scale = input · weight scale).
+public struct QuantizedBias: Sendable, Equatable {
+    /// int32 codes.
+    public var values: [Int32]
+    /// One scale per element.
+    public var scales: [Float]
+
+    /// A quantized bias.
+    public init(values: [Int32], scales: [Float]) {
+        self.values = values
+        self.scales = scales
+    }
+}
+
+/// How a model's tensors are quantized.
+public struct QuantizationSpec: Sendable, Equatable {
+    /// Static: activation ranges fixed by calibration; dynamic: measured per batch at run time.
+    public enum Mode: String, Codable, Sendable {
+        case `static`
+        case dynamic
+    }
+
+    /// How activation ranges were chosen.
+    public struct Calibration: Codable, Sendable, Equatable {
+        /// `minmax` or `percentile`.
+        public var method: String
+        /// Percentile used by the percentile method.
+        public var percentile: Float?
+        /// Samples seen.
+        public var samples: Int
+    }
+
+    /// Static or dynamic.
+    public var mode: Mode
+    /// Quantization of activations by value name (static mode).
+    public var activations: [String: ActivationQuant]
+    /// int8 weights by initializer name.
+    public var weights: [String: QuantizedWeight]
+    /// int32 biases by initializer name.
+    public var biases: [String: QuantizedBias]
+    /// Provenance of the activation ranges.
+    public var calibration: Calibration?
+
+    /// A spec; empty maps mean "nothing quantized".
+    public init(
+        mode: Mode, activations: [String: ActivationQuant] = [:], weights: [String: QuantizedWeight] = [:],
+        biases: [String: QuantizedBias] = [:], calibration: Calibration? = nil
+    ) {
+        self.mode = mode
+        self.activations = activations
+        self.weights = weights
+        self.biases = biases
+        self.calibration = calibration
+    }
+}

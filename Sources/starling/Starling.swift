@@ -1,0 +1,18 @@
+import ArgumentParser
+import Core
+
+@main
+struct Starling: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "starling",
+        abstract: "Starling: train, import, quantize and run edge models; operate the fleet.",
+        version: "0.1.0",
+        subcommands: [ModelCommand.self])
+}
+
+struct ModelCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "model",
+        abstract: "Train, import, quantize, evaluate, inspect and run model files.",
+        subcommands: [Train.self, Quantize.self, Evaluate.self, Predict.self, Inspect.self, Compare.self])
+}
