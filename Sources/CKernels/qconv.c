@@ -18,6 +18,15 @@ void sk_im2col_u8(const sk_conv_geom* g, size_t c_begin, size_t c_count, const u
     uint8_t* dst = out + (p - p_begin) * ldr;
     for (size_t ky = 0; ky < g->kernel_h; ky++) {
       ptrdiff_t iy = sk_tap(oy, g->stride_h, g->pad_top, ky, g->dilation_h, g->in_h);
+      // All channels, no dilation, no padding in this kernel row: its taps are one run of
+      // bytes (a big saving for first layers with 1-4 channels).
+      ptrdiff_t x0 = sk_tap(ox, g->stride_w, g->pad_left, 0, g->dilation_w, g->in_w);
+      ptrdiff_t x1 = sk_tap(ox, g->stride_w, g->pad_left, g->kernel_w - 1, g->dilation_w, g->in_w);
+      if (c_count == g->in_c && g->dilation_w <= 1 && iy >= 0 && x0 >= 0 && x1 >= 0) {
+        memcpy(dst, image + ((size_t)iy * g->in_w + (size_t)x0) * g->in_c, g->kernel_w * c_count);
+        dst += g->kernel_w * c_count;
+        continue;
+      }
       for (size_t kx = 0; kx < g->kernel_w; kx++, dst += c_count) {
         ptrdiff_t ix = sk_tap(ox, g->stride_w, g->pad_left, kx, g->dilation_w, g->in_w);
         if (iy < 0 || ix < 0)
@@ -83,12 +92,17 @@ void sk_qconv2d_requant(sk_isa isa, const sk_conv_geom* g, size_t c_begin, size_
 
 // MARK: - Depthwise
 
-void sk_qdwconv2d_requant(const sk_conv_geom* g, size_t multiplier, const uint8_t* input,
-                          uint8_t in_zero_point, const int8_t* weights, const sk_requant* ep,
-                          uint8_t* output) {
+/// Depthwise loops, vectorized by the compiler over channels; inlined into a plain, an AVX2 and
+/// an AVX-512 copy. Integer sums and the same float operations make the copies bit-identical.
+static inline __attribute__((always_inline)) void sk_qdwconv_body(
+    const sk_conv_geom* g, size_t multiplier, const uint8_t* input, uint8_t in_zero_point,
+    const int8_t* weights, const sk_requant* ep, uint8_t* output) {
   size_t C = g->in_c, OC = C * multiplier;
-  float lo = (float)(ep->out_min - ep->out_zero_point);
-  float hi = (float)(ep->out_max - ep->out_zero_point);
+  // Locals, so the byte stores (which may alias anything) do not force reloads.
+  const int32_t* bias = ep->bias;
+  const float* scale = ep->scale;
+  int32_t zp = ep->out_zero_point;
+  float lo = (float)(ep->out_min - zp), hi = (float)(ep->out_max - zp);
   int32_t acc[DW_CHANNELS];
   for (size_t b = 0; b < g->batch; b++) {
     const uint8_t* image = input + b * g->in_h * g->in_w * C;
@@ -118,10 +132,47 @@ void sk_qdwconv2d_requant(const sk_conv_geom* g, size_t multiplier, const uint8_
             }
           }
           for (size_t i = 0; i < count; i++)
-            out[oc0 + i] = sk_requant_one(acc[i], ep->bias[oc0 + i], ep->scale[oc0 + i], lo, hi,
-                                          ep->out_zero_point);
+            out[oc0 + i] = sk_requant_one(acc[i], bias[oc0 + i], scale[oc0 + i], lo, hi, zp);
         }
       }
     }
   }
+}
+
+static void sk_qdwconv_plain(const sk_conv_geom* g, size_t multiplier, const uint8_t* input,
+                             uint8_t in_zero_point, const int8_t* weights, const sk_requant* ep,
+                             uint8_t* output) {
+  sk_qdwconv_body(g, multiplier, input, in_zero_point, weights, ep, output);
+}
+
+#if defined(__x86_64__)
+/// The depthwise loops compiled for AVX2 (8 channels per vector instead of SSE2's 4).
+__attribute__((target("avx2"))) static void sk_qdwconv_avx2(
+    const sk_conv_geom* g, size_t multiplier, const uint8_t* input, uint8_t in_zero_point,
+    const int8_t* weights, const sk_requant* ep, uint8_t* output) {
+  sk_qdwconv_body(g, multiplier, input, in_zero_point, weights, ep, output);
+}
+
+/// The depthwise loops compiled for AVX-512 (16 channels per vector).
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) static void sk_qdwconv_avx512(
+    const sk_conv_geom* g, size_t multiplier, const uint8_t* input, uint8_t in_zero_point,
+    const int8_t* weights, const sk_requant* ep, uint8_t* output) {
+  sk_qdwconv_body(g, multiplier, input, in_zero_point, weights, ep, output);
+}
+#endif
+
+void sk_qdwconv2d_requant(const sk_conv_geom* g, size_t multiplier, const uint8_t* input,
+                          uint8_t in_zero_point, const int8_t* weights, const sk_requant* ep,
+                          uint8_t* output) {
+#if defined(__x86_64__)
+  if (sk_isa_available(SK_ISA_AVX512VNNI)) {
+    sk_qdwconv_avx512(g, multiplier, input, in_zero_point, weights, ep, output);
+    return;
+  }
+  if (sk_isa_available(SK_ISA_AVX2)) {
+    sk_qdwconv_avx2(g, multiplier, input, in_zero_point, weights, ep, output);
+    return;
+  }
+#endif
+  sk_qdwconv_plain(g, multiplier, input, in_zero_point, weights, ep, output);
 }

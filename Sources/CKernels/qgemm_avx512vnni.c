@@ -21,10 +21,12 @@ enum {
   B_BLOCK_BYTES = 512 << 10,  // B columns kept in L2 while all row tiles pass over them
 };
 
+/// Bytes of B packed for VNNI: N padded to 16, K to 4.
 size_t sk_qgemm_packed_size_vnni(size_t N, size_t K) {
   return sk_round_up(N, 16) * sk_round_up(K, 4);
 }
 
+/// Packs B into the VNNI panel layout (plain C: safe on any CPU).
 void sk_qgemm_pack_vnni(size_t N, size_t K, const int8_t* B, size_t ldb, void* packed) {
   size_t kp = sk_round_up(K, 4), np = sk_round_up(N, 16);
   int8_t* out = packed;
@@ -50,10 +52,11 @@ typedef struct {
   const int8_t* B;     ///< first vector of the tile in its panel
   size_t bstride;      ///< bytes per K group in the panel
   size_t m0, n0;
-  uint32_t last;       ///< lane mask of the last vector
+  __mmask16 last;      ///< lane mask of the last vector
   const sk_qgemm_args* g;
 } sk_vnni_tile;
 
+/// Requantizing epilogue of a tile: one 64-byte masked store per row.
 SK_VNNI_INLINE void sk_vnni_store_u8(const int nv, __m512i (*acc)[4], int mr,
                                      const sk_vnni_tile* t) {
   const sk_qgemm_args* g = t->g;
@@ -89,6 +92,7 @@ SK_VNNI_INLINE void sk_vnni_store_u8(const int nv, __m512i (*acc)[4], int mr,
   }
 }
 
+/// Dequantizing epilogue of a tile.
 SK_VNNI_INLINE void sk_vnni_store_f32(const int nv, __m512i (*acc)[4], int mr,
                                       const sk_vnni_tile* t) {
   const sk_qgemm_args* g = t->g;
@@ -170,6 +174,7 @@ SK_VNNI_INLINE void sk_vnni_kernel(const int mr, const int nv, const int chains,
   }
 }
 
+// One compiled kernel per tile shape, so every loop above unrolls into registers.
 #define SK_VNNI_TILE(mr, nv)                                                     \
   static SK_VNNI void sk_vnni_tile_##mr##_##nv(const sk_vnni_tile* t) {          \
     sk_vnni_kernel(mr, nv, mr == 1 ? ONE_ROW_CHAINS : 1, t);                      \
@@ -189,6 +194,7 @@ static void (*const sk_vnni_tiles[MR][4])(const sk_vnni_tile*) = {
     SK_VNNI_ENTRY(4), SK_VNNI_ENTRY(5), SK_VNNI_ENTRY(6),
 };
 
+/// Blocks of B columns that stay in L2; inside, 6-row tiles sweep the panels of the block.
 void sk_qgemm_run_vnni(const sk_qgemm_args* g) {
   size_t kp = sk_round_up(g->K, 4), np = sk_round_up(g->N, 16);
   size_t nc = kp ? B_BLOCK_BYTES / kp / PANEL * PANEL : np;
@@ -208,7 +214,7 @@ void sk_qgemm_run_vnni(const sk_qgemm_args* g) {
         t.B = (const int8_t*)g->packed + p0 * kp + 64 * j0;
         t.bstride = w * 4;
         t.n0 = n0;
-        t.last = (1u << tail) - 1;
+        t.last = (__mmask16)((1u << tail) - 1);
         sk_vnni_tiles[mr - 1][nv - 1](&t);
         n0 = n1;
       }

@@ -27,6 +27,7 @@ typedef struct {
 /// Rounds x up to a multiple of m.
 static inline size_t sk_round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
 
+/// The smaller of two sizes.
 static inline size_t sk_min_size(size_t a, size_t b) { return a < b ? a : b; }
 
 /// Input coordinate of kernel tap k for output coordinate o, or -1 inside the padding.
@@ -78,6 +79,8 @@ static inline float sk_dequant_one(int32_t acc, const sk_dequant* ep, size_t n) 
 }
 
 // MARK: - Backends
+// Each backend has its own packed layout (described in its file): size, pack, and a driver
+// that runs one validated call (M > 0, n_begin < n_end, n_begin a multiple of its n block).
 
 size_t sk_qgemm_packed_size_ref(size_t N, size_t K);
 void sk_qgemm_pack_ref(size_t N, size_t K, const int8_t* B, size_t ldb, void* packed);

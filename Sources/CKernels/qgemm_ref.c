@@ -7,8 +7,10 @@
 
 // Packed layout: B row by row, each row zero-padded to round_up(K, 4) bytes.
 
+/// Bytes of B packed for the reference.
 size_t sk_qgemm_packed_size_ref(size_t N, size_t K) { return N * sk_round_up(K, 4); }
 
+/// Copies B row by row into the padded reference layout.
 void sk_qgemm_pack_ref(size_t N, size_t K, const int8_t* B, size_t ldb, void* packed) {
   size_t kp = sk_round_up(K, 4);
   int8_t* out = packed;
@@ -25,6 +27,7 @@ static int32_t sk_dot_u8s8(const uint8_t* a, const int8_t* b, size_t K) {
   return (int32_t)acc;
 }
 
+/// The ground truth: one dot product per output, the epilogue applied per 64 columns.
 void sk_qgemm_run_ref(const sk_qgemm_args* g) {
   enum { CHUNK = 64 };
   size_t kp = sk_round_up(g->K, 4);
@@ -42,13 +45,14 @@ void sk_qgemm_run_ref(const sk_qgemm_args* g) {
         break;
       }
       case SK_OUT_U8: {
+        // Locals, so the byte stores (which may alias anything) do not force reloads.
         const sk_requant* ep = g->rq;
-        float lo = (float)(ep->out_min - ep->out_zero_point);
-        float hi = (float)(ep->out_max - ep->out_zero_point);
+        const int32_t* bias = ep->bias + n0;
+        const float* scale = ep->scale + n0;
+        int32_t zp = ep->out_zero_point;
+        float lo = (float)(ep->out_min - zp), hi = (float)(ep->out_max - zp);
         uint8_t* c = (uint8_t*)g->C + m * g->ldc + n0;
-        for (size_t i = 0; i < cnt; i++)
-          c[i] = sk_requant_one(acc[i], ep->bias[n0 + i], ep->scale[n0 + i], lo, hi,
-                                ep->out_zero_point);
+        for (size_t i = 0; i < cnt; i++) c[i] = sk_requant_one(acc[i], bias[i], scale[i], lo, hi, zp);
         break;
       }
       case SK_OUT_F32: {
@@ -109,6 +113,7 @@ void sk_qgemm_pack(sk_isa isa, size_t N, size_t K, const int8_t* B, size_t ldb, 
   }
 }
 
+/// Validates a call and hands it to the backend of `isa`.
 static void sk_qgemm_run(sk_isa isa, const sk_qgemm_args* args) {
   if (args->M == 0 || args->n_begin >= args->n_end) return;
   switch (sk_backend(isa)) {

@@ -16,6 +16,20 @@ enum ElementType: Int32 {
         }
     }
 
+    /// The values a narrow integer type can hold (nil for float and 64-bit types).
+    var range: ClosedRange<Double>? {
+        switch self {
+        case .uint8: 0...255
+        case .int8: -128...127
+        case .uint16: 0...65535
+        case .int16: -32768...32767
+        case .int32: -2_147_483_648...2_147_483_647
+        case .uint32: 0...4_294_967_295
+        case .bool: 0...1
+        case .float, .double, .int64, .uint64: nil
+        }
+    }
+
     /// True for the integer types.
     var isInteger: Bool { self != .float && self != .double }
 }
@@ -83,6 +97,9 @@ struct ConstantTensor {
         }
         guard values.count == count else {
             throw ModelError(.corruptFile, "\(what) holds \(values.count) values for shape \(proto.dims)")
+        }
+        if let range = type.range, !values.allSatisfy({ range.contains($0) }) {
+            throw ModelError(.corruptFile, "\(what) holds values outside the range of \(type)")
         }
         self.init(shape: proto.dims.map { Int($0) }, values: values, type: type)
     }

@@ -27,7 +27,9 @@ extension GraphImporter {
             return [x.reshaped([x.shape[..<axis].reduce(1, *), x.shape[axis...].reduce(1, *)])]
         case "Squeeze", "Unsqueeze":
             let axes = opset < 13 ? node.ints("axes") : (inputs.count > 1 ? inputs[1]?.integers : nil)
-            return [x.reshaped(try Self.squeezed(x.shape, axes: axes, unsqueeze: node.opType == "Unsqueeze", node))]
+            let shape = try Self.squeezed(x.shape, axes: axes, unsqueeze: node.opType == "Unsqueeze", node)
+            guard shape.reduce(1, *) == x.count else { throw node.error(.invalidGraph, "squeezes axes that are not of size 1") }
+            return [x.reshaped(shape)]
         case "Concat":
             return [try concat(inputs.compactMap { $0 }, node)]
         case "Add", "Sub", "Mul", "Div":
@@ -158,6 +160,9 @@ extension GraphImporter {
             throw node.error(.invalidGraph, "needs an integer tensor and a scale")
         }
         let z = inputs.count > 2 ? inputs[2] : nil
+        guard s.count >= 1, z.map({ $0.count >= 1 }) ?? true else {
+            throw node.error(.invalidGraph, "has an empty scale or zero point")
+        }
         var axis: Int? = nil
         if s.count > 1 {
             var a = node.int("axis") ?? 1

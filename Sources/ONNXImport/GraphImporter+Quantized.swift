@@ -40,15 +40,15 @@ extension GraphImporter {
     /// Activation parameters from the scalar scale and zero point inputs of `node`; an int8 zero
     /// point becomes the equivalent uint8 one (+128).
     func activationParams(_ node: Onnx_NodeProto, scale i: Int, zeroPoint j: Int) throws(ModelError) -> ActivationQuant {
-        guard let s = try constantInput(i, of: node, "scale"), let scale = s.scalar, scale > 0, scale.isFinite else {
+        guard let s = try constantInput(i, of: node, "scale"), let scale = s.scalar, Float(scale) > 0, Float(scale).isFinite
+        else {
             throw node.error("needs one positive scale per tensor; Starling quantizes activations per tensor")
         }
         var zero: Double = 0
         if let z = try constantInput(j, of: node, "zero point") {
             guard let v = z.scalar else { throw node.error("needs one zero point per tensor") }
             switch z.type {
-            case .uint8: zero = v
-            case .int8: zero = v + 128
+            case .uint8, .int8: zero = z.type == .int8 ? v + 128 : v
             default: throw node.error("quantizes to \(z.type); Starling's activations are 8-bit (uint8 or int8)")
             }
         }

@@ -17,6 +17,10 @@ extension GraphImporter {
             throw ModelError(.unsupportedOp, "unsupported ONNX op '\(node.qualifiedOpType)' (node '\(node.label)')\(hint)")
         }
         guard !node.output.isEmpty, !node.output[0].isEmpty else { throw node.error(.invalidGraph, "has no output") }
+        let arity = Self.minimumInputs[node.opType] ?? 1
+        guard node.input.count >= arity, node.input.prefix(arity == 8 ? 1 : arity).allSatisfy({ !$0.isEmpty }) else {
+            throw node.error(.invalidGraph, "has \(node.input.count) inputs; \(node.opType) needs at least \(arity)")
+        }
         if node.opType == "Constant" {
             try importConstant(node)
             return
@@ -47,6 +51,12 @@ extension GraphImporter {
             throw ModelError(.unsupportedOp, "unsupported ONNX op '\(node.qualifiedOpType)' (node '\(node.label)')")
         }
     }
+
+    /// Inputs each op needs (QLinear ops list eight, of which only the first may not be a constant).
+    static let minimumInputs: [String: Int] = [
+        "Constant": 0, "Gemm": 2, "MatMul": 2, "Conv": 2, "BatchNormalization": 5, "Add": 2, "QuantizeLinear": 2,
+        "DequantizeLinear": 2, "QLinearConv": 8, "QLinearMatMul": 8,
+    ]
 
     /// Refuses a node whose outputs after the first are read (Dropout masks, MaxPool indices, ...).
     func requireFirstOutputOnly(_ node: Onnx_NodeProto) throws(ModelError) {

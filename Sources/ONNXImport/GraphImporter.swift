@@ -126,7 +126,12 @@ struct GraphImporter {
             }
         }
         guard !unsupported.isEmpty else { return }
-        let names = unsupported.map { "'\(graph.node[$0].qualifiedOpType)' (node '\(graph.node[$0].label)')" }
+        let names = unsupported.map { i -> String in
+            let node = graph.node[i]
+            let foldable = (node.domain.isEmpty || node.domain == "ai.onnx") && Self.foldedOps.contains(node.opType)
+            return "'\(node.qualifiedOpType)' (node '\(node.label)')"
+                + (foldable ? " on computed tensors (Starling folds it on constants only)" : "")
+        }
         var message = "unsupported ONNX op \(names[0])"
         if names.count > 1 { message += "; also unsupported: " + names.dropFirst().joined(separator: ", ") }
         if unsupported.contains(where: { graph.node[$0].domain == "ai.onnx.ml" }) {
@@ -179,6 +184,12 @@ struct GraphImporter {
                         .unsupportedOp,
                         "\(what) has a symbolic size at axis \(axis); Starling needs fixed sizes except the batch (axis 0)")
                 }
+            }
+            var perSample = 1
+            for d in shape.dropFirst(batched ? 1 : 0) {
+                let (product, overflow) = perSample.multipliedReportingOverflow(by: d)
+                guard !overflow, product <= 1 << 31 else { throw ModelError(.unsupportedOp, "\(what) is too large: \(dims)") }
+                perSample = product
             }
             var value = Value(name: input.name, shape: shape)
             if batched && (shape.count == 3 || shape.count == 4) && reachesSpatialOp(input.name) {

@@ -151,3 +151,30 @@ import Testing
         #expect(e.code == .unsupportedOp && e.message.contains("'y'"), "\(e.message)")
     }
 }
+
+/// Damaged files either import or fail with a `ModelError`; they never crash the process.
+@Suite struct DamagedFileTests {
+    @Test(arguments: ["ort/cnn_misc", "ort/mlp_qdq", "ort/cnn_qoperator", "onnx-conformance/test_operator_mm"])
+    func flippedBytesNeverCrash(_ path: String) throws {
+        let original = try Fixtures.modelBytes(path)
+        var rng = RandomSource(seed: 99)
+        var outcomes: [String: Int] = [:]
+        for _ in 0..<Self.rounds {
+            var bytes = original
+            for _ in 0..<(1 + rng.below(4)) {
+                bytes[rng.below(bytes.count)] ^= UInt8(1 << rng.below(8))
+            }
+            do {
+                let model = try ONNXImporter.importModel(bytes: bytes, name: "damaged")
+                try model.validate()
+                outcomes["imported", default: 0] += 1
+            } catch {
+                outcomes[error.code.rawValue, default: 0] += 1
+            }
+        }
+        print("damaged \(path): \(outcomes.sorted { $0.key < $1.key })")
+        #expect(outcomes.values.reduce(0, +) == Self.rounds)
+    }
+
+    static let rounds = Int(ProcessInfo.processInfo.environment["ONNX_FUZZ_ROUNDS"] ?? "") ?? 200
+}

@@ -160,21 +160,22 @@ public struct FeaturePipeline: Codable, Sendable, Equatable {
         case .identity, .standardize, .minMax, .scale, .image:
             for (c, name) in step.columns.enumerated() {
                 let values = try table.numbers(name)
-                let (k, b) = step.transform.affine(column: c)
-                for r in 0..<rows { out[r * rowWidth + offset + c] = values[r] * k + b }
+                let (center, k, b) = step.transform.affine(column: c)
+                for r in 0..<rows { out[r * rowWidth + offset + c] = (values[r] - center) * k + b }
             }
         }
     }
 }
 
 extension FeatureTransform {
-    /// The per-column affine map (multiply, add) of numeric transforms.
-    func affine(column c: Int) -> (Float, Float) {
+    /// The per-column map of numeric transforms as (center, multiplier, offset):
+    /// y = (x − center) · multiplier + offset, so that the range ends map exactly.
+    func affine(column c: Int) -> (Float, Float, Float) {
         switch self {
-        case .standardize(let mean, let std): (1 / std[c], -mean[c] / std[c])
-        case .minMax(let lo, let hi): (1 / (hi[c] - lo[c]), -lo[c] / (hi[c] - lo[c]))
-        case .scale(let factor, let offset), .image(_, _, _, let factor, let offset): (factor, offset)
-        case .identity, .oneHot, .bucketize, .hashTokens: (1, 0)
+        case .standardize(let mean, let std): (mean[c], 1 / std[c], 0)
+        case .minMax(let lo, let hi): (lo[c], 1 / (hi[c] - lo[c]), 0)
+        case .scale(let factor, let offset), .image(_, _, _, let factor, let offset): (0, factor, offset)
+        case .identity, .oneHot, .bucketize, .hashTokens: (0, 1, 0)
         }
     }
 }

@@ -19,10 +19,18 @@ public enum Architecture: Sendable, Equatable, CustomStringConvertible {
         case avgPool(Int)
         /// Global average pooling.
         case globalAvgPool
-        /// Batch normalisation.
+        /// Batch normalisation (placed before the ReLU of a preceding convolution).
         case batchNorm
         /// Dense + ReLU (flattens first when needed).
         case dense(Int)
+
+        /// True for layers that a following batch norm folds into.
+        var isConvolution: Bool {
+            switch self {
+            case .conv, .depthwise: true
+            default: false
+            }
+        }
     }
 
     /// The layers of the CNN in McMahan et al.'s FedAvg paper (without the final classifier).

@@ -46,8 +46,12 @@ public struct ModelBuilder: Sendable {
             guard shape.count == 3 else {
                 throw ModelError(.invalidArgument, "cnn needs image input [height, width, channels], got \(inputShape)")
             }
-            for layer in layers {
-                (value, shape) = try builder.cnnLayer(layer, value, shape)
+            for (i, layer) in layers.enumerated() {
+                // conv → bn → relu, so that batch norm can fold into the convolution.
+                let normalizedNext = i + 1 < layers.count && layers[i + 1] == .batchNorm
+                let afterConv = i > 0 && layer == .batchNorm && layers[i - 1].isConvolution
+                (value, shape) = try builder.cnnLayer(layer, value, shape, relu: !normalizedNext || !layer.isConvolution)
+                if afterConv { value = builder.add(.relu, [value], "relu") }
             }
             if shape.count > 1 {
                 value = builder.add(.flatten, [value], "flatten")
@@ -68,7 +72,7 @@ public struct ModelBuilder: Sendable {
         return graph
     }
 
-    private mutating func add(_ op: Op, _ inputs: [String], _ base: String) -> String {
+    mutating func add(_ op: Op, _ inputs: [String], _ base: String) -> String {
         layerIndex += 1
         let name = "\(base)\(layerIndex)"
         nodes.append(Node(name: name, op: op, inputs: inputs, output: name))
@@ -88,7 +92,9 @@ public struct ModelBuilder: Sendable {
         return relu ? add(.relu, [y], "relu") : y
     }
 
-    private mutating func cnnLayer(_ layer: Architecture.CNNLayer, _ x: String, _ s: [Int]) throws(ModelError) -> (String, [Int]) {
+    private mutating func cnnLayer(
+        _ layer: Architecture.CNNLayer, _ x: String, _ s: [Int], relu: Bool
+    ) throws(ModelError) -> (String, [Int]) {
         func pooled(_ window: Window2D) throws(ModelError) -> [Int] {
             let (h, w) = window.outputSize(height: s[0], width: s[1])
             guard h > 0, w > 0 else { throw ModelError(.invalidArgument, "layer \(layer) shrinks \(s) to nothing") }
@@ -102,7 +108,7 @@ public struct ModelBuilder: Sendable {
             initializers[name + ".weight"] = glorot([filters, k, k, s[2]], fanIn: k * k * s[2], fanOut: k * k * filters)
             initializers[name + ".bias"] = Tensor(shape: [filters])
             let y = add(.conv2d(window: window, groups: 1), [x, name + ".weight", name + ".bias"], "conv")
-            return (add(.relu, [y], "relu"), try pooled(window) + [filters])
+            return (relu ? add(.relu, [y], "relu") : y, try pooled(window) + [filters])
         case .depthwise(let k, let stride):
             guard s.count == 3 else { throw ModelError(.invalidArgument, "depthwise conv after a dense layer") }
             let window = Window2D.square(k, stride: stride, same: true)
@@ -110,7 +116,7 @@ public struct ModelBuilder: Sendable {
             initializers[name + ".weight"] = glorot([k, k, s[2]], fanIn: k * k, fanOut: k * k)
             initializers[name + ".bias"] = Tensor(shape: [s[2]])
             let y = add(.depthwiseConv2d(window: window, multiplier: 1), [x, name + ".weight", name + ".bias"], "dwconv")
-            return (add(.relu, [y], "relu"), try pooled(window) + [s[2]])
+            return (relu ? add(.relu, [y], "relu") : y, try pooled(window) + [s[2]])
         case .maxPool(let k), .avgPool(let k):
             guard s.count == 3 else { throw ModelError(.invalidArgument, "pooling after a dense layer") }
             let window = Window2D.square(k, stride: k)
