@@ -11,6 +11,11 @@ struct RunOptions: ParsableArguments {
     @Option(help: "Threads for int8 layers.")
     var threads = 1
 
+    func validate() throws {
+        _ = try KernelBackend(parsing: backend)
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+    }
+
     /// Runs `model` on `feeds` and returns its first output.
     func run(_ model: Model, _ feeds: [String: Tensor]) throws -> Tensor {
         if model.quantization != nil && !useFloat {
