@@ -28,7 +28,7 @@ build: deps
 ## test: every unit and integration test, plus the dependency rules of the package layout
 test: deps check-layering
 	$(SWIFT) build --build-tests $(BUILD_FLAGS)
-	$(SWIFT) test --skip-build $(BUILD_FLAGS) --parallel --num-workers 2
+	$(SWIFT) test --skip-build $(BUILD_FLAGS)
 
 check-layering: deps
 	@python3 scripts/check_layering.py

@@ -37,8 +37,12 @@ struct QConvShape: CustomStringConvertible {
 let qconvShapes: [QConvShape] = [
     QConvShape(),
     QConvShape(inH: 7, inW: 6, inC: 5, outCPerGroup: 17, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1),
-    QConvShape(batch: 2, inH: 9, inW: 8, inC: 6, outCPerGroup: 33, strideH: 2, strideW: 2, padTop: 1, padLeft: 0, padBottom: 2, padRight: 1),
-    QConvShape(inH: 10, inW: 9, inC: 4, outCPerGroup: 9, kH: 3, kW: 2, dilH: 2, dilW: 3, padTop: 2, padLeft: 1, padBottom: 0, padRight: 3),
+    QConvShape(
+        batch: 2, inH: 9, inW: 8, inC: 6, outCPerGroup: 33, strideH: 2, strideW: 2, padTop: 1, padLeft: 0, padBottom: 2,
+        padRight: 1),
+    QConvShape(
+        inH: 10, inW: 9, inC: 4, outCPerGroup: 9, kH: 3, kW: 2, dilH: 2, dilW: 3, padTop: 2, padLeft: 1, padBottom: 0, padRight: 3
+    ),
     QConvShape(inH: 6, inW: 6, inC: 8, outCPerGroup: 5, groups: 4, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1),
     QConvShape(batch: 2, inH: 5, inW: 7, inC: 12, outCPerGroup: 20, groups: 3, kH: 1, kW: 1),  // pointwise slices
     QConvShape(batch: 3, inH: 4, inW: 5, inC: 7, outCPerGroup: 70, kH: 1, kW: 1),  // pointwise, K % 4 != 0
@@ -131,7 +135,8 @@ func runQConv(
 
 @Test func im2colMatchesNaive() {
     var rng = QRandom(seed: 12)
-    let s = QConvShape(batch: 2, inH: 6, inW: 5, inC: 7, kH: 3, kW: 2, strideH: 2, dilW: 2, padTop: 1, padLeft: 2, padBottom: 1, padRight: 0)
+    let s = QConvShape(
+        batch: 2, inH: 6, inW: 5, inC: 7, kH: 3, kW: 2, strideH: 2, dilW: 2, padTop: 1, padLeft: 2, padBottom: 1, padRight: 0)
     var geom = s.geom
     let input = rng.bytes(s.batch * s.inH * s.inW * s.inC)
     let cBegin = 2, cCount = 4, row = s.kH * s.kW * cCount, ldr = row + 5
@@ -162,7 +167,9 @@ func depthwiseMatchesNaive(multiplier: Int) {
     var rng = QRandom(seed: 13 + UInt64(multiplier))
     let shapes = [
         QConvShape(batch: 2, inH: 7, inW: 6, inC: 5, kH: 3, kW: 3, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1),
-        QConvShape(inH: 9, inW: 8, inC: 3, kH: 3, kW: 2, strideH: 2, strideW: 3, dilH: 2, dilW: 1, padTop: 2, padLeft: 0, padBottom: 1, padRight: 2),
+        QConvShape(
+            inH: 9, inW: 8, inC: 3, kH: 3, kW: 2, strideH: 2, strideW: 3, dilH: 2, dilW: 1, padTop: 2, padLeft: 0, padBottom: 1,
+            padRight: 2),
         QConvShape(inH: 3, inW: 4, inC: 300, kH: 3, kW: 3, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1),  // > 256 channels
     ]
     for s in shapes {

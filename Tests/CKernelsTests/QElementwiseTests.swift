@@ -54,7 +54,9 @@ private func roundAndClamp(_ v: Float, _ zp: Int32, _ lo: Int32, _ hi: Int32) ->
 let qpoolShapes: [QConvShape] = [
     QConvShape(batch: 2, inH: 6, inW: 7, inC: 5, kH: 2, kW: 2, strideH: 2, strideW: 2),
     QConvShape(inH: 7, inW: 7, inC: 3, kH: 3, kW: 3, strideH: 2, strideW: 2, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1),
-    QConvShape(inH: 5, inW: 6, inC: 4, kH: 3, kW: 2, strideH: 1, strideW: 2, dilH: 2, dilW: 1, padTop: 2, padLeft: 1, padBottom: 0, padRight: 2),
+    QConvShape(
+        inH: 5, inW: 6, inC: 4, kH: 3, kW: 2, strideH: 1, strideW: 2, dilH: 2, dilW: 1, padTop: 2, padLeft: 1, padBottom: 0,
+        padRight: 2),
     QConvShape(inH: 3, inW: 3, inC: 2, kH: 2, kW: 2, strideH: 2, strideW: 2, padTop: 2, padLeft: 2),  // empty windows
     QConvShape(inH: 4, inW: 4, inC: 300, kH: 4, kW: 4),  // global pooling, > 256 channels
 ]

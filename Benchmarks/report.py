@@ -1,0 +1,249 @@
+#!/usr/bin/env python3
+"""Turns out/bench/results.jsonl into one table per topic; prints it and writes report.md.
+
+    .venv/bin/python Benchmarks/report.py out/bench
+
+Each figure is the median over repeats of each process's own median (see run.sh); `spread`
+is (max - min) / median of those per-process medians. ORT's single-sample latency is shown
+raw and corrected: minus the median time of an Identity model with the same input size,
+measured in the same repeats, which is what one `InferenceSession.run` call from Python costs.
+Latency ratios use the corrected figure.
+"""
+
+import datetime
+import json
+import os
+import pathlib
+import platform
+import statistics
+import sys
+from collections import defaultdict
+
+LABELS = {
+    "mlp1024": "MLP 1024-1024-1024-10",
+    "digits": "digits MLP 64-128-64-10",
+    "cnn": "FedAvg CNN 28×28×1",
+}
+
+
+def load(out):
+    rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines() if line.strip()]
+    meta_path = out / "meta.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    return rows, meta
+
+
+class Results:
+    def __init__(self, rows):
+        self.groups = defaultdict(list)
+        for row in rows:
+            requested = row.get("requested", "auto")
+            self.groups[(row["case"], row["side"], row["threads"], requested)].append(row)
+
+    def get(self, case, side, threads, requested="auto", field="median_s"):
+        """(median, spread, count) of `field` over repeats, or None."""
+        rows = self.groups.get((case, side, threads, requested))
+        if not rows:
+            return None
+        values = [r[field] for r in rows]
+        mid = statistics.median(values)
+        return mid, (max(values) - min(values)) / mid if mid else 0.0, len(values)
+
+    def row(self, case, side, threads, requested="auto"):
+        rows = self.groups.get((case, side, threads, requested))
+        return rows[0] if rows else None
+
+
+# MARK: - Formatting
+
+
+def rate(seconds, batch):
+    per_s = batch / seconds
+    return f"{per_s / 1e3:,.1f} k/s" if per_s >= 1e4 else f"{per_s:,.0f} /s"
+
+
+def micro(seconds):
+    us = seconds * 1e6
+    return f"{us:,.2f} µs" if us < 10 else f"{us:,.1f} µs"
+
+
+def table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def verdict(ok):
+    return "—" if ok is None else ("met" if ok else "**missed**")
+
+
+# MARK: - Sections
+
+
+def throughput_rows(res, number, case, label, batch, target, threads_list=(1, 2)):
+    out = []
+    for t in threads_list:
+        s, o = res.get(case, "starling", t), res.get(case, "ort", t)
+        if not s or not o:
+            continue
+        ratio = o[0] / s[0]
+        ok = ratio >= target if target else None
+        out.append(
+            [number, label, t, rate(s[0], batch), rate(o[0], batch), f"{ratio:.2f}×",
+             f"≥ {target:.1f}× ORT" if target else "—", verdict(ok)]
+        )  # fmt: skip
+    return out
+
+
+def latency_rows(res, number, case, label, overhead_case, target_ratio=None, target_us=None, threads_list=(1, 2)):
+    out = []
+    for t in threads_list:
+        s, o, idle = res.get(case, "starling", t), res.get(case, "ort", t), res.get(overhead_case, "ort", t)
+        if not s or not o:
+            continue
+        corrected = o[0] - idle[0] if idle else o[0]
+        ratio = s[0] / corrected if corrected > 0 else float("inf")
+        ort_text = f"{micro(o[0])} raw − {micro(idle[0])} call = **{micro(corrected)}**" if idle else micro(o[0])
+        if target_ratio:
+            ok, target = ratio <= target_ratio, f"≤ {target_ratio}× ORT (corrected)"
+        elif target_us:
+            ok, target = s[0] * 1e6 <= target_us, f"≤ {target_us} µs"
+        else:
+            ok, target = None, "—"
+        out.append([number, label, t, micro(s[0]), ort_text, f"{ratio:.2f}×", target, verdict(ok)])
+    return out
+
+
+def training_rows(res):
+    out = []
+    for t in (1, 2):
+        s, k = res.get("digits.train", "starling", t), res.get("digits.train", "sklearn", t)
+        if not s or not k:
+            continue
+        sc, kc = res.get("digits.train", "starling", t, field="command_s"), res.get("digits.train", "sklearn", t, field="command_s")
+        sa = res.get("digits.train", "starling", t, field="test_accuracy")[0]
+        ka = res.get("digits.train", "sklearn", t, field="test_accuracy")[0]
+        out.append(
+            [5, "digits MLP training, Adam, batch 32", t,
+             f"{s[0]:.2f} s (command {sc[0]:.2f} s), test {sa:.1%}",
+             f"{k[0]:.2f} s (command {kc[0]:.2f} s), test {ka:.1%}",
+             f"{s[0] / k[0]:.2f}× time", "≥ 97 % test accuracy", verdict(sa >= 0.97)]
+        )  # fmt: skip
+    return out
+
+
+def targets(res):
+    header = ["#", "measurement", "threads", "Starling", "ONNX Runtime / scikit-learn", "ratio", "target", ""]
+    rows = []
+    rows += throughput_rows(res, 1, "mlp1024.int8.b1024", "MLP 1024-1024-1024-10 int8, batch 1024", 1024, 1.0)
+    rows += latency_rows(res, 2, "mlp1024.int8.b1", "same MLP int8, one sample", "mlp1024.int8.b1.overhead", target_ratio=0.8)
+    rows += latency_rows(res, 3, "digits.int8.b1", "digits MLP 64-128-64-10 int8, one sample", "digits.int8.b1.overhead", target_us=2)
+    rows += throughput_rows(res, 4, "cnn.int8.b64", "FedAvg CNN int8, batch 64", 64, 1.0)
+    rows += training_rows(res)
+    return table(header, rows)
+
+
+def fp32(res):
+    header = ["#", "measurement", "threads", "Starling", "ONNX Runtime", "ratio", "target", ""]
+    rows = []
+    rows += throughput_rows(res, "", "mlp1024.fp32.b1024", "MLP 1024-1024-1024-10 fp32, batch 1024", 1024, None)
+    rows += latency_rows(res, "", "mlp1024.fp32.b1", "same MLP fp32, one sample", "mlp1024.int8.b1.overhead")
+    rows += latency_rows(res, "", "digits.fp32.b1", "digits MLP fp32, one sample", "digits.int8.b1.overhead")
+    rows += throughput_rows(res, "", "cnn.fp32.b64", "FedAvg CNN fp32, batch 64", 64, None)
+    return table(header[1:-2], [r[1:-2] for r in rows])
+
+
+def backends(res):
+    cases = [
+        ("mlp1024.int8.b1024", "MLP 1024 int8, batch 1024", 1024),
+        ("mlp1024.int8.b1", "MLP 1024 int8, one sample", 1),
+        ("digits.int8.b1", "digits MLP int8, one sample", 1),
+        ("cnn.int8.b64", "FedAvg CNN int8, batch 64", 64),
+    ]
+    names = sorted({k[3] for k in res.groups if k[1] == "starling" and k[3] != "auto"})
+    best = next((r["backend"] for (c, s, t, q), rs in res.groups.items() for r in rs if s == "starling" and q == "auto" and r["backend"] != "fp32"), "?")
+    header = ["measurement (1 thread)", f"{best} (auto)"] + names + ["ORT"]
+    rows = []
+    for case, label, batch in cases:
+        cells = []
+        for q in ["auto"] + names:
+            m = res.get(case, "starling", 1, q)
+            cells.append("—" if not m else (rate(m[0], batch) if batch > 1 else micro(m[0])))
+        o = res.get(case, "ort", 1)
+        cells.append("—" if not o else (rate(o[0], batch) if batch > 1 else micro(o[0]) + " raw"))
+        rows.append([label] + cells)
+    return table(header, rows)
+
+
+def details(res):
+    header = ["case", "side", "threads", "backend", "median per call", "repeats", "spread", "check vs ORT"]
+    rows = []
+    for (case, side, threads, requested), group in sorted(res.groups.items()):
+        if case == "digits.train":
+            m = res.get(case, side, threads, requested, field="train_s")
+            rows.append([case, side, threads, group[0]["backend"], f"{m[0]:.3f} s", m[2], f"{m[1]:.0%}", "—"])
+            continue
+        m = res.get(case, side, threads, requested)
+        first = group[0]
+        check = "—"
+        if "check_samples" in first:
+            check = (f"argmax {first['check_argmax_agree']}/{first['check_samples']}, "
+                     f"max |Δ| {first['check_max_abs_diff']:.3g} (of {first['check_max_abs_ref']:.3g})")  # fmt: skip
+        rows.append([case, side, threads, first["backend"], micro(m[0]), m[2], f"{m[1]:.0%}", check])
+    return table(header, rows)
+
+
+# MARK: - Machine
+
+
+def machine(meta):
+    cpu, flags = "?", ""
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name") and cpu == "?":
+                cpu = line.split(":", 1)[1].strip()
+            if line.startswith("flags") and not flags:
+                flags = line
+    except OSError:
+        pass
+    isa = ", ".join(f for f in ("avx2", "avx512f", "avx512_vnni", "avx_vnni") if f" {f}" in flags) or "?"
+    versions = {}
+    for module in ("onnxruntime", "onnx", "numpy", "sklearn"):
+        try:
+            versions[module] = __import__(module).__version__
+        except ImportError:
+            versions[module] = "missing"
+    return [
+        f"- machine: {cpu} ({isa}), {os.cpu_count()} cores, {platform.system()} {platform.release()}",
+        f"- date: {datetime.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}",
+        f"- versions: Swift {meta.get('swift', '?').replace('Swift version ', '')}; Python {platform.python_version()}, "
+        + ", ".join(f"{k} {v}" for k, v in versions.items()),
+        f"- command: `{meta.get('command', 'Benchmarks/run.sh')}`, {meta.get('repeats', '?')} repeats, "
+        f"{meta.get('seconds', 0) / 60:.1f} min; load average before {meta.get('load_before', '?')}, after {meta.get('load_after', '?')}",
+    ]
+
+
+def main():
+    out = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "out/bench")
+    rows, meta = load(out)
+    res = Results(rows)
+    parts = [
+        "# Starling vs ONNX Runtime and scikit-learn",
+        "\n".join(machine(meta)),
+        "## Targets\n\nRatio: throughput ORT time / Starling time (> 1: Starling faster); latency "
+        "Starling / ORT corrected (< 1: Starling faster); training Starling / scikit-learn time.",
+        targets(res),
+        "## float32, for context\n\nStarling's float32 runner is single-threaded (its 2-thread rows run on one).",
+        fp32(res),
+        "## Starling's int8 backends, for context",
+        backends(res),
+        "## Every measurement",
+        details(res),
+    ]
+    text = "\n\n".join(parts) + "\n"
+    (out / "report.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

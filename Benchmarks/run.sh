@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# make bench: Starling's int8 runtime and training against ONNX Runtime and scikit-learn.
+#
+#   Benchmarks/run.sh <release-bin-dir> <python-with-onnxruntime>
+#
+# Builds the ONNX models (out/bench/), then runs every case on both sides, interleaved (ORT,
+# Starling, ORT, ... alternating who goes first) so both share the machine's noise: each of
+# BENCH_REPEATS repeats (default 3) runs 1 thread (pinned to CPU 1 with taskset) and 2 threads
+# (unpinned). Every run is its own process and prints one JSON line into
+# out/bench/results.jsonl; Benchmarks/report.py then prints the table and writes
+# out/bench/report.md.
+set -euo pipefail
+bin="$(cd "$1" && pwd)"
+py="$2"
+cd "$(dirname "$0")/.."
+out=out/bench
+repeats="${BENCH_REPEATS:-3}"
+results="$out/results.jsonl"
+mkdir -p "$out"
+started=$(date +%s)
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+
+echo "== models (ONNX Runtime's quantize_static, QDQ, per-channel) -> $out"
+"$py" Benchmarks/ort/make_models.py "$out"
+echo "   Starling backends here: $("$bin/starling-bench" --list-backends)"
+: >"$results"
+
+# pinned <threads> <command...>: 1 thread runs on CPU 1 only, 2 threads on both cores.
+pinned() {
+  local threads="$1"
+  shift
+  if [ "$threads" = 1 ] && command -v taskset >/dev/null; then taskset -c 1 "$@"; else "$@"; fi
+}
+
+# ort|starling <case> <model> <batch> <threads> [extra flags]
+ort() {
+  pinned "$4" "$py" Benchmarks/ort/bench_ort.py --case "$1" --model "$out/$2.onnx" --batch "$3" --threads "$4" "${@:5}" >>"$results"
+}
+starling() {
+  pinned "$4" "$bin/starling-bench" --case "$1" --model "$out/$2.onnx" --batch "$3" --threads "$4" "${@:5}" >>"$results"
+}
+
+# pair <case> <model> <batch> [identity model]: both sides, 1 and 2 threads, every repeat.
+# The identity model (ORT only) measures the Python call overhead next to a latency case.
+pair() {
+  local name="$1" model="$2" batch="$3" identity="${4:-}"
+  for rep in $(seq "$repeats"); do
+    for threads in 1 2; do
+      if [ $((rep % 2)) = 1 ]; then
+        ort "$name" "$model" "$batch" "$threads"
+        starling "$name" "$model" "$batch" "$threads"
+      else
+        starling "$name" "$model" "$batch" "$threads"
+        ort "$name" "$model" "$batch" "$threads"
+      fi
+      [ -z "$identity" ] || ort "$name.overhead" "$identity" "$batch" "$threads"
+    done
+  done
+  echo "   $name done ($(($(date +%s) - started)) s)"
+}
+
+echo "== int8 (the targets)"
+pair mlp1024.int8.b1024 mlp1024.int8 1024
+pair mlp1024.int8.b1 mlp1024.int8 1 identity1024
+pair digits.int8.b1 digits.int8 1 identity64
+pair cnn.int8.b64 cnn.int8 64
+
+echo "== fp32 (context; Starling's float32 runner is single-threaded)"
+pair mlp1024.fp32.b1024 mlp1024.fp32 1024
+pair mlp1024.fp32.b1 mlp1024.fp32 1
+pair digits.fp32.b1 digits.fp32 1
+pair cnn.fp32.b64 cnn.fp32 64
+
+echo "== Starling's other int8 backends (context, 1 thread, once)"
+for backend in xnnpack reference; do
+  quick=()
+  [ "$backend" = reference ] && quick=(--warmup-ms 0 --rounds 5 --budget-ms 1000)
+  starling mlp1024.int8.b1024 mlp1024.int8 1024 1 --backend "$backend" "${quick[@]}"
+  starling mlp1024.int8.b1 mlp1024.int8 1 1 --backend "$backend"
+  starling digits.int8.b1 digits.int8 1 1 --backend "$backend"
+  starling cnn.int8.b64 cnn.int8 64 1 --backend "$backend" "${quick[@]}"
+done
+echo "   backends done ($(($(date +%s) - started)) s)"
+
+echo "== central training of the digits MLP 64-128-64-10"
+epochs="${BENCH_EPOCHS:-40}"
+lr="${BENCH_LR:-0.002}"
+for rep in $(seq "$repeats"); do
+  for threads in 1 2; do
+    "$py" Benchmarks/train_bench.py starling --bin "$bin" --epochs "$epochs" --lr "$lr" --threads "$threads" >>"$results"
+    "$py" Benchmarks/train_bench.py sklearn --python "$py" --epochs "$epochs" --lr "$lr" --threads "$threads" >>"$results"
+  done
+done
+echo "   training done ($(($(date +%s) - started)) s)"
+
+swift_version=$( (swift --version 2>/dev/null || true) | head -1)
+"$py" - "$out/meta.json" <<EOF
+import json, sys
+json.dump({
+    "command": "make bench (Benchmarks/run.sh $1 $2)",
+    "repeats": $repeats,
+    "seconds": $(($(date +%s) - started)),
+    "swift": "$swift_version",
+    "load_before": "$load_before",
+    "load_after": "$(cut -d' ' -f1-3 /proc/loadavg)",
+    "epochs": $epochs,
+    "lr": $lr,
+}, open(sys.argv[1], "w"), indent=2)
+EOF
+"$py" Benchmarks/report.py "$out"
