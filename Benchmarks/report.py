@@ -73,8 +73,14 @@ def table(header, rows):
     return "\n".join(lines)
 
 
-def verdict(ok):
-    return "—" if ok is None else ("met" if ok else "**missed**")
+NOISY = 0.2
+
+
+def verdict(ok, *measurements):
+    """met / missed, plus a warning when the repeats of a figure disagree by more than NOISY."""
+    text = "—" if ok is None else ("met" if ok else "**missed**")
+    spread = max((m[1] for m in measurements if m), default=0)
+    return text + (f" (repeats spread {spread:.0%})" if spread > NOISY else "")
 
 
 # MARK: - Sections
@@ -90,7 +96,7 @@ def throughput_rows(res, number, case, label, batch, target, threads_list=(1, 2)
         ok = ratio >= target if target else None
         out.append(
             [number, label, t, rate(s[0], batch), rate(o[0], batch), f"{ratio:.2f}×",
-             f"≥ {target:.1f}× ORT" if target else "—", verdict(ok)]
+             f"≥ {target:.1f}× ORT" if target else "—", verdict(ok, s, o)]
         )  # fmt: skip
     return out
 
@@ -110,14 +116,15 @@ def latency_rows(res, number, case, label, overhead_case, target_ratio=None, tar
             ok, target = s[0] * 1e6 <= target_us, f"≤ {target_us} µs"
         else:
             ok, target = None, "—"
-        out.append([number, label, t, micro(s[0]), ort_text, f"{ratio:.2f}×", target, verdict(ok)])
+        out.append([number, label, t, micro(s[0]), ort_text, f"{ratio:.2f}×", target, verdict(ok, s, o, idle)])
     return out
 
 
 def training_rows(res):
     out = []
     for t in (1, 2):
-        s, k = res.get("digits.train", "starling", t), res.get("digits.train", "sklearn", t)
+        s = res.get("digits.train", "starling", t, field="train_s")
+        k = res.get("digits.train", "sklearn", t, field="train_s")
         if not s or not k:
             continue
         sc, kc = res.get("digits.train", "starling", t, field="command_s"), res.get("digits.train", "sklearn", t, field="command_s")
@@ -127,7 +134,7 @@ def training_rows(res):
             [5, "digits MLP training, Adam, batch 32", t,
              f"{s[0]:.2f} s (command {sc[0]:.2f} s), test {sa:.1%}",
              f"{k[0]:.2f} s (command {kc[0]:.2f} s), test {ka:.1%}",
-             f"{s[0] / k[0]:.2f}× time", "≥ 97 % test accuracy", verdict(sa >= 0.97)]
+             f"{s[0] / k[0]:.2f}× time", "≥ 97 % test accuracy", verdict(sa >= 0.97, s, k)]
         )  # fmt: skip
     return out
 
@@ -151,6 +158,15 @@ def fp32(res):
     rows += latency_rows(res, "", "digits.fp32.b1", "digits MLP fp32, one sample", "digits.int8.b1.overhead")
     rows += throughput_rows(res, "", "cnn.fp32.b64", "FedAvg CNN fp32, batch 64", 64, None)
     return table(header[1:-2], [r[1:-2] for r in rows])
+
+
+def cnn_layers(res):
+    header = ["measurement", "threads", "Starling", "ONNX Runtime", "ratio"]
+    rows = []
+    rows += throughput_rows(res, "", "cnn.int8.b64", "whole CNN int8, batch 64", 64, None)
+    rows += throughput_rows(res, "", "cnn_conv1.int8.b64", "conv5×5 1→32 + ReLU + pool, 28×28, batch 64", 64, None)
+    rows += throughput_rows(res, "", "cnn_conv2.int8.b64", "conv5×5 32→64 + ReLU + pool, 14×14, batch 64", 64, None)
+    return table(header, [r[1:-2] for r in rows])
 
 
 def backends(res):
@@ -233,8 +249,12 @@ def main():
         "## Targets\n\nRatio: throughput ORT time / Starling time (> 1: Starling faster); latency "
         "Starling / ORT corrected (< 1: Starling faster); training Starling / scikit-learn time.",
         targets(res),
-        "## float32, for context\n\nStarling's float32 runner is single-threaded (its 2-thread rows run on one).",
+        "## float32, for context\n\nStarling's float32 runner (`FloatRunner`, tensors in and out) is single-threaded: its 2-thread "
+        "rows run one thread, unpinned.",
         fp32(res),
+        "## The CNN by layer (int8), for context\n\nEach conv block alone (its own random weights, "
+        "input quantized, output dequantized), to see where the CNN's time goes.",
+        cnn_layers(res),
         "## Starling's int8 backends, for context",
         backends(res),
         "## Every measurement",

@@ -5,8 +5,8 @@
 #
 # Builds the ONNX models (out/bench/), then runs every case on both sides, interleaved (ORT,
 # Starling, ORT, ... alternating who goes first) so both share the machine's noise: each of
-# BENCH_REPEATS repeats (default 3) runs 1 thread (pinned to CPU 1 with taskset) and 2 threads
-# (unpinned). Every run is its own process and prints one JSON line into
+# BENCH_REPEATS repeats (default 3) runs 1 thread (pinned with taskset to CPU BENCH_CPU, default 1)
+# and 2 threads (unpinned). Every run is its own process and prints one JSON line into
 # out/bench/results.jsonl; Benchmarks/report.py then prints the table and writes
 # out/bench/report.md.
 set -euo pipefail
@@ -15,6 +15,7 @@ py="$2"
 cd "$(dirname "$0")/.."
 out=out/bench
 repeats="${BENCH_REPEATS:-3}"
+cpu="${BENCH_CPU:-1}"
 results="$out/results.jsonl"
 mkdir -p "$out"
 started=$(date +%s)
@@ -25,11 +26,11 @@ echo "== models (ONNX Runtime's quantize_static, QDQ, per-channel) -> $out"
 echo "   Starling backends here: $("$bin/starling-bench" --list-backends)"
 : >"$results"
 
-# pinned <threads> <command...>: 1 thread runs on CPU 1 only, 2 threads on both cores.
+# pinned <threads> <command...>: 1 thread runs on one CPU only, 2 threads on both cores.
 pinned() {
   local threads="$1"
   shift
-  if [ "$threads" = 1 ] && command -v taskset >/dev/null; then taskset -c 1 "$@"; else "$@"; fi
+  if [ "$threads" = 1 ] && command -v taskset >/dev/null; then taskset -c "$cpu" "$@"; else "$@"; fi
 }
 
 # ort|starling <case> <model> <batch> <threads> [extra flags]
@@ -65,6 +66,10 @@ pair mlp1024.int8.b1 mlp1024.int8 1 identity1024
 pair digits.int8.b1 digits.int8 1 identity64
 pair cnn.int8.b64 cnn.int8 64
 
+echo "== the CNN's two conv blocks alone (context)"
+pair cnn_conv1.int8.b64 cnn_conv1.int8 64
+pair cnn_conv2.int8.b64 cnn_conv2.int8 64
+
 echo "== fp32 (context; Starling's float32 runner is single-threaded)"
 pair mlp1024.fp32.b1024 mlp1024.fp32 1024
 pair mlp1024.fp32.b1 mlp1024.fp32 1
@@ -87,8 +92,8 @@ epochs="${BENCH_EPOCHS:-40}"
 lr="${BENCH_LR:-0.002}"
 for rep in $(seq "$repeats"); do
   for threads in 1 2; do
-    "$py" Benchmarks/train_bench.py starling --bin "$bin" --epochs "$epochs" --lr "$lr" --threads "$threads" >>"$results"
-    "$py" Benchmarks/train_bench.py sklearn --python "$py" --epochs "$epochs" --lr "$lr" --threads "$threads" >>"$results"
+    "$py" Benchmarks/train_bench.py starling --bin "$bin" --epochs "$epochs" --lr "$lr" --threads "$threads" --cpu "$cpu" >>"$results"
+    "$py" Benchmarks/train_bench.py sklearn --python "$py" --epochs "$epochs" --lr "$lr" --threads "$threads" --cpu "$cpu" >>"$results"
   done
 done
 echo "   training done ($(($(date +%s) - started)) s)"
@@ -99,6 +104,7 @@ import json, sys
 json.dump({
     "command": "make bench (Benchmarks/run.sh $1 $2)",
     "repeats": $repeats,
+    "cpu": $cpu,
     "seconds": $(($(date +%s) - started)),
     "swift": "$swift_version",
     "load_before": "$load_before",

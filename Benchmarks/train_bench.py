@@ -7,7 +7,7 @@
 `command_s` is the wall time of the whole command (process start, CSV loading, training,
 evaluation, writing the model); `train_s` is the training itself as the command reports it
 (Starling's `--json` `seconds`; scikit-learn's `fit`). With --threads 1 the command is pinned
-to CPU 1 (taskset) and BLAS is limited to one thread.
+to one CPU (--cpu, taskset) and BLAS is limited to one thread.
 """
 
 import argparse
@@ -23,10 +23,10 @@ DATA = REPO / "data" / "digits.csv"
 SPLIT = REPO / "data" / "digits_dirichlet05_20clients.json"
 
 
-def run(command, threads):
+def run(command, threads, cpu):
     env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
     if threads == 1:
-        command = ["taskset", "-c", "1"] + command
+        command = ["taskset", "-c", str(cpu)] + command
     start = time.perf_counter()
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
     return time.perf_counter() - start, json.loads(done.stdout)
@@ -41,6 +41,7 @@ def main():
     parser.add_argument("--lr", type=float, default=0.002)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--cpu", type=int, default=1, help="the CPU a 1-thread run is pinned to")
     args = parser.parse_args()
     common = ["--epochs", str(args.epochs), "--lr", str(args.lr), "--batch-size", "32", "--seed", str(args.seed)]
 
@@ -52,11 +53,11 @@ def main():
                 "--arch", "mlp:128,64", "--scale", "divide:16", *common,
                 "--quiet", "--json", "--out", str(pathlib.Path(scratch) / "digits.starling"),
             ]  # fmt: skip
-            command_s, out = run(command, args.threads)
+            command_s, out = run(command, args.threads, args.cpu)
         train_s, accuracy, backend = out["seconds"], out["test"]["accuracy"], "starling"
     else:
         command = [args.python, str(REPO / "Benchmarks" / "sklearn_train.py"), *common, "--split", str(SPLIT)]
-        command_s, out = run(command, args.threads)
+        command_s, out = run(command, args.threads, args.cpu)
         import sklearn  # only for the version; the timed process imported its own
 
         train_s, accuracy, backend = out["fit_s"], out["test_accuracy"], "sklearn-" + sklearn.__version__

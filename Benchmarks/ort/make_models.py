@@ -10,6 +10,8 @@ weights and the same quantization parameters. Weights and inputs come from numpy
 with fixed seeds, so the files are the same on every run.
 
 Beside the models:
+- `cnn_conv1` / `cnn_conv2`: the CNN's two conv + ReLU + pool blocks alone (own weights), to see
+  where time goes;
 - `identity<N>.onnx`: a single Identity node with an N-float input, to measure what one
   `InferenceSession.run` call costs from Python;
 - `<name>.<fp32|int8>.check.in.bin` / `.check.out.bin`: a small input batch (float32, ONNX
@@ -119,6 +121,28 @@ def fedavg_cnn(seed):
     return finish(graph), [1, 28, 28]
 
 
+def conv_block(name, channels, size, filters, seed):
+    """One layer of the CNN alone: conv5x5 'same' + ReLU + max-pool 2, for a per-layer look."""
+    rng = np.random.default_rng(seed)
+    inits = [
+        constant("w", he(rng, (filters, channels, 5, 5), channels * 25)),
+        constant("b", rng.standard_normal(filters) * 0.01),
+    ]
+    nodes = [
+        helper.make_node("Conv", ["input", "w", "b"], ["c"], name="conv", kernel_shape=[5, 5], pads=[2, 2, 2, 2]),
+        helper.make_node("Relu", ["c"], ["r"], name="relu"),
+        helper.make_node("MaxPool", ["r"], ["pooled"], name="pool", kernel_shape=[2, 2], strides=[2, 2]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        name,
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", channels, size, size])],
+        [helper.make_tensor_value_info("pooled", TensorProto.FLOAT, ["N", filters, size // 2, size // 2])],
+        inits,
+    )
+    return finish(graph), [channels, size, size]
+
+
 def identity(size):
     graph = helper.make_graph(
         [helper.make_node("Identity", ["input"], ["output"], name="identity")],
@@ -177,6 +201,8 @@ def main():
         "mlp1024": mlp("mlp1024", [1024, 1024, 1024, 10], seed=1),
         "digits": mlp("digits", [64, 128, 64, 10], seed=2),
         "cnn": fedavg_cnn(seed=3),
+        "cnn_conv1": conv_block("cnn_conv1", 1, 28, 32, seed=4),
+        "cnn_conv2": conv_block("cnn_conv2", 32, 14, 64, seed=5),
     }
     index = {}
     for seed, (name, (model, shape)) in enumerate(models.items(), start=100):
@@ -189,7 +215,7 @@ def main():
         ops = sorted({n.op_type for n in onnx.load(str(int8)).graph.node})
         index[name] = {"input_shape": shape, "check_batch": CHECK_BATCH, "int8_ops": ops}
         print(f"{name}: {fp32.name}, {int8.name} ({', '.join(ops)})", file=sys.stderr)
-    for size in (1024, 64, 784):
+    for size in (1024, 64):
         onnx.save(identity(size), str(out / f"identity{size}.onnx"))
     (out / "models.json").write_text(json.dumps(index, indent=2) + "\n")
 

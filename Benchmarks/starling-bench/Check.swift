@@ -20,7 +20,7 @@ struct Check: Encodable {
     /// nil when the files are missing.
     init?(modelPath: String, runner: Runner) throws {
         let stem = modelPath.hasSuffix(".onnx") ? String(modelPath.dropLast(5)) : modelPath
-        guard let input = Self.floats(stem + ".check.in.bin"), let expected = Self.floats(stem + ".check.out.bin") else {
+        guard let input = Self.floats(stem + ".check.in.bin"), let nchw = Self.floats(stem + ".check.out.bin") else {
             return nil
         }
         let perSample = runner.inputShape.reduce(1, *)
@@ -29,6 +29,7 @@ struct Check: Encodable {
         }
         let batch = input.count / perSample
         let actual = runner.run(batch: batch, input: Self.nhwc(input, batch: batch, shape: runner.inputShape))
+        let expected = Self.nhwc(nchw, batch: batch, shape: runner.outputShape)
         guard actual.count == expected.count, expected.count % batch == 0 else {
             throw BenchError("the model wrote \(actual.count) values, ONNX Runtime \(expected.count)")
         }
@@ -41,7 +42,8 @@ struct Check: Encodable {
         maxAbsRef = expected.map(abs).max() ?? 0
     }
 
-    /// NCHW samples as NHWC when Starling's sample shape is [H, W, C] (the importer's layout).
+    /// NCHW samples as NHWC when Starling's sample shape is [H, W, C] (the importer's layout for
+    /// image inputs and outputs).
     static func nhwc(_ x: [Float], batch: Int, shape: [Int]) -> [Float] {
         guard shape.count == 3 else { return x }
         let (h, w, c) = (shape[0], shape[1], shape[2])

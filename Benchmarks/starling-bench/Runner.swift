@@ -4,8 +4,12 @@ import Core
 protocol Runner {
     /// Per-sample input shape in Starling's layout (NHWC for images).
     var inputShape: [Int] { get }
+    /// Per-sample shape of the first output in Starling's layout.
+    var outputShape: [Int] { get }
     /// What runs the model, e.g. `avx512vnni` or `fp32`.
     var backendName: String { get }
+    /// The compiled steps (int8) or graph ops (float32), in order.
+    var steps: [String] { get }
     /// Runs `batch` samples from `input` and returns the first output's values.
     func run(batch: Int, input: [Float]) -> [Float]
     /// Returns a closure that runs `batch` samples from `input` with nothing else in the loop.
@@ -17,7 +21,8 @@ final class Int8Runner: Runner {
     let program: Int8Program
     let workspace: Int8Program.Workspace
     let inputShape: [Int]
-    let outputCount: Int
+    let outputShape: [Int]
+    var outputCount: Int { outputShape.reduce(1, *) }
     /// Buffers for `prepare`, owned here so the timed loop touches no array.
     private var buffers: [UnsafeMutableBufferPointer<Float>] = []
 
@@ -25,10 +30,11 @@ final class Int8Runner: Runner {
         program = try Int8Program(model: model, backend: backend)
         workspace = program.makeWorkspace(threads: threads)
         inputShape = program.inputShapes[0].shape
-        outputCount = program.outputShapes[0].shape.reduce(1, *)
+        outputShape = program.outputShapes[0].shape
     }
 
     var backendName: String { program.backend.rawValue }
+    var steps: [String] { program.stepKinds }
 
     func run(batch: Int, input: [Float]) -> [Float] {
         var output = [Float](repeating: 0, count: batch * outputCount)
@@ -60,14 +66,17 @@ struct Fp32Runner: Runner {
     let runner: FloatRunner
     let inputName: String
     let inputShape: [Int]
+    let outputShape: [Int]
 
     init(model: Model) throws {
         runner = try FloatRunner(graph: model.graph)
         inputName = model.graph.inputs[0].name
         inputShape = Array(model.graph.inputs[0].shape.dropFirst())
+        outputShape = Array((try model.graph.inferShapes(batch: 1))[model.graph.outputs[0]]!.dropFirst())
     }
 
     var backendName: String { "fp32" }
+    var steps: [String] { runner.graph.nodes.map(\.op.kind) }
 
     func run(batch: Int, input: [Float]) -> [Float] {
         let feeds = [inputName: Tensor(shape: [batch] + inputShape, scalars: input)]

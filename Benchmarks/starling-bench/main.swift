@@ -15,11 +15,13 @@ struct Result: Encodable {
     var backend: String
     /// The backend asked for (`auto` for the best one here).
     var requested: String
+    /// What ran, step by step.
+    var steps: [String]
     var measurement: Measurement
     var check: Check?
 
     enum CodingKeys: String, CodingKey {
-        case caseName = "case", side, model, batch, threads, backend, requested
+        case caseName = "case", side, model, batch, threads, backend, requested, steps
         case samplesPerSecond = "samples_per_s", microsecondsPerCall = "us_per_call"
     }
 
@@ -32,6 +34,7 @@ struct Result: Encodable {
         try c.encode(threads, forKey: .threads)
         try c.encode(backend, forKey: .backend)
         try c.encode(requested, forKey: .requested)
+        try c.encode(steps.joined(separator: " "), forKey: .steps)
         try c.encode(Double(batch) / measurement.medianSeconds, forKey: .samplesPerSecond)
         try c.encode(measurement.medianSeconds * 1e6, forKey: .microsecondsPerCall)
         try measurement.encode(to: encoder)
@@ -56,9 +59,8 @@ func benchmark(_ options: Options) throws -> Result {
         warmupMs: options.warmupMs, roundMs: options.roundMs, rounds: options.rounds, budgetMs: options.budgetMs, call)
     return Result(
         caseName: options.caseName, model: options.model, batch: options.batch,
-        threads: model.quantization != nil ? options.threads : 1, backend: runner.backendName, requested: options.backend,
-        measurement: measurement,
-        check: check)
+        threads: options.threads, backend: runner.backendName, requested: options.backend, steps: runner.steps,
+        measurement: measurement, check: check)
 }
 
 let arguments = Array(CommandLine.arguments.dropFirst())

@@ -24,6 +24,7 @@ extension GraphImporter {
         } else {
             var b = try value(node.input[1], of: node)
             try requireMatrix(b, node)
+            try requirePlain(a, node)
             if !transB { b = try transposed(b, for: node) }
             guard b.shape[1] == a.shape[1] else {
                 throw node.error(.shapeMismatch, "operands \(a.shape) and \(b.shape) do not multiply")
@@ -59,12 +60,13 @@ extension GraphImporter {
         values[node.output[0]] = y
     }
 
-    mutating func importMatMul(_ node: Onnx_NodeProto, index: Int) throws(ModelError) {
+    mutating func importMatMul(_ node: Onnx_NodeProto) throws(ModelError) {
         let a = try value(node.input[0], of: node)
         try requireMatrix(a, node)
         guard let b = constants[node.input[1]] else {
             var b = try value(node.input[1], of: node)
             try requireMatrix(b, node)
+            try requirePlain(a, node)
             b = try transposed(b, for: node)
             guard b.shape[1] == a.shape[1] else {
                 throw node.error(.shapeMismatch, "operands \(a.shape) and \(b.shape) do not multiply")
@@ -108,6 +110,14 @@ extension GraphImporter {
             throw node.error("multiplies a \(x.shape.count)-D tensor \(x.shape); Starling imports products of 2-D tensors")
         }
         guard !x.isInteger else { throw node.error("reads a quantized (integer) tensor; use QLinearMatMul or dequantize it") }
+    }
+
+    /// Refuses a flattened NCHW operand where only a constant weight could be reordered to match it.
+    private func requirePlain(_ x: Value, _ node: Onnx_NodeProto) throws(ModelError) {
+        guard x.layout == .plain else {
+            throw node.error(
+                "multiplies a flattened NCHW tensor by a computed matrix; only constant weights can follow NHWC order")
+        }
     }
 
     // MARK: - Weights and biases

@@ -2,7 +2,7 @@ import Core
 
 extension GraphImporter {
     /// The outputs of a node whose inputs are all constants, computed at import time.
-    mutating func fold(_ node: Onnx_NodeProto) throws(ModelError) -> [ConstantTensor]? {
+    mutating func fold(_ node: Onnx_NodeProto) throws(ModelError) -> [ConstantTensor] {
         let inputs = node.input.map { $0.isEmpty ? nil : constants[$0] }
         guard let x = inputs.first ?? nil else {
             throw node.error("has no inputs; Starling folds only nodes computed from constants")

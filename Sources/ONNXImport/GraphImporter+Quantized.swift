@@ -17,24 +17,7 @@ extension GraphImporter {
         try expect(q, node, scale: 1, zeroPoint: 2, role: "input")
         var y = x
         y.isInteger = false
-        if readOnlyInFloat(node.output[0]) {
-            // Int8 programs keep a value in float when no reader takes uint8, which would skip this
-            // pair's rounding and clamping; adding zero is a uint8 reader that dequantizes exactly.
-            let zero = addInitializer("\(x.name).zero", Tensor(shape: [1]), frozen: true)
-            y.name = emit(.add, [x.name, zero], for: node, suffix: "/dequantize")
-            y.quant = nil
-        }
         values[node.output[0]] = y
-    }
-
-    /// True when `name` is a graph output or every reader is an op Starling runs in float32 only.
-    private func readOnlyInFloat(_ name: String) -> Bool {
-        let int8Readers: Set<String> = [
-            "Conv", "Gemm", "MatMul", "MaxPool", "AveragePool", "GlobalAveragePool", "Flatten", "Reshape", "Add", "Relu", "Clip",
-        ]
-        let readers = consumers(of: name)
-        return outputNames.contains(name)
-            || (!readers.isEmpty && readers.allSatisfy { !int8Readers.contains(graph.node[$0].opType) })
     }
 
     /// Activation parameters from the scalar scale and zero point inputs of `node`; an int8 zero

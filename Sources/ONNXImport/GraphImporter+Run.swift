@@ -4,12 +4,12 @@ extension GraphImporter {
     /// Imports every needed node in order.
     mutating func run() throws(ModelError) {
         for (i, node) in graph.node.enumerated() where needed[i] && !absorbed.contains(i) {
-            try importNode(node, index: i)
+            try importNode(node)
         }
     }
 
     // swiftlint:disable:next cyclomatic_complexity
-    private mutating func importNode(_ node: Onnx_NodeProto, index: Int) throws(ModelError) {
+    private mutating func importNode(_ node: Onnx_NodeProto) throws(ModelError) {
         guard node.domain.isEmpty || node.domain == "ai.onnx" else {
             let hint =
                 node.domain == "ai.onnx.ml"
@@ -25,8 +25,8 @@ extension GraphImporter {
             try importConstant(node)
             return
         }
-        if node.input.allSatisfy({ $0.isEmpty || constants[$0] != nil }), let folded = try fold(node) {
-            for (name, tensor) in zip(node.output, folded) where !name.isEmpty { constants[name] = tensor }
+        if node.input.allSatisfy({ $0.isEmpty || constants[$0] != nil }) {
+            for (name, tensor) in zip(node.output, try fold(node)) where !name.isEmpty { constants[name] = tensor }
             return
         }
         switch node.opType {
@@ -36,7 +36,7 @@ extension GraphImporter {
         case "Softmax": try importSoftmax(node)
         case "Add", "Sum": try importAdd(node)
         case "Gemm": try importGemm(node)
-        case "MatMul": try importMatMul(node, index: index)
+        case "MatMul": try importMatMul(node)
         case "Conv": try importConv(node)
         case "MaxPool", "AveragePool": try importPool(node)
         case "GlobalAveragePool": try importGlobalAveragePool(node)
@@ -158,7 +158,11 @@ extension GraphImporter {
         let g = Graph(inputs: inputs, outputs: outputs, nodes: nodes, initializers: initializers, frozen: frozen)
             .simplifyingReshapes(activations: &activations)
         let spec =
-            isQuantized ? QuantizationSpec(mode: .static, activations: activations, weights: weights, biases: biases) : nil
+            isQuantized
+                ? QuantizationSpec(
+                    mode: .static, activations: activations, weights: weights, biases: biases,
+                    enforced: Set(activations.keys))
+                : nil
         return (g, spec, convertedOutputRanks)
     }
 

@@ -14,5 +14,5 @@ struct ModelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "model",
         abstract: "Train, import, quantize, evaluate, inspect and run model files.",
-        subcommands: [Train.self, Quantize.self, Evaluate.self, Predict.self, Inspect.self, Compare.self])
+        subcommands: [Train.self, Import.self, Quantize.self, Evaluate.self, Predict.self, Inspect.self, Compare.self])
 }

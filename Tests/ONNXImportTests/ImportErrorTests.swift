@@ -154,7 +154,7 @@ import Testing
 
 /// Damaged files either import or fail with a `ModelError`; they never crash the process.
 @Suite struct DamagedFileTests {
-    @Test(arguments: ["ort/cnn_misc", "ort/mlp_qdq", "ort/cnn_qoperator", "onnx-conformance/test_operator_mm"])
+    @Test(arguments: ["ort/cnn_misc", "ort/mlp_qdq", "ort/mlp_qoperator", "onnx-conformance/test_operator_mm"])
     func flippedBytesNeverCrash(_ path: String) throws {
         let original = try Fixtures.modelBytes(path)
         var rng = RandomSource(seed: 99)
@@ -176,5 +176,5 @@ import Testing
         #expect(outcomes.values.reduce(0, +) == Self.rounds)
     }
 
-    static let rounds = Int(ProcessInfo.processInfo.environment["ONNX_FUZZ_ROUNDS"] ?? "") ?? 200
+    static let rounds = Int(ProcessInfo.processInfo.environment["ONNX_FUZZ_ROUNDS"] ?? "") ?? 60
 }

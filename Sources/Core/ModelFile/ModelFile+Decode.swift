@@ -95,7 +95,9 @@ extension ModelFile {
             inputs: header.graph.inputs, outputs: header.graph.outputs, nodes: header.graph.nodes, initializers: floats,
             frozen: Set(header.graph.frozen))
         let quantization = header.quantization.map {
-            QuantizationSpec(mode: $0.mode, activations: $0.activations, weights: weights, biases: biases, calibration: $0.calibration)
+            QuantizationSpec(
+                mode: $0.mode, activations: $0.activations, weights: weights, biases: biases, calibration: $0.calibration,
+                enforced: Set($0.enforced ?? []))
         }
         let model = Model(metadata: header.metadata, features: header.features, graph: graph, quantization: quantization)
         try model.validate()

@@ -55,6 +55,7 @@ public enum ModelFile {
         var mode: QuantizationSpec.Mode
         var activations: [String: ActivationQuant]
         var calibration: QuantizationSpec.Calibration?
+        var enforced: [String]?
     }
 
     // MARK: - Writing
@@ -93,7 +94,10 @@ public enum ModelFile {
                 inputs: model.graph.inputs, outputs: model.graph.outputs, nodes: model.graph.nodes,
                 frozen: model.graph.frozen.sorted()),
             tensors: entries,
-            quantization: quant.map { QuantizationHeader(mode: $0.mode, activations: $0.activations, calibration: $0.calibration) })
+            quantization: quant.map { QuantizationHeader(
+                    mode: $0.mode, activations: $0.activations, calibration: $0.calibration,
+                    enforced: $0.enforced.isEmpty ? nil : $0.enforced.sorted())
+            })
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let json: [UInt8]

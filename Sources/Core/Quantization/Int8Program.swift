@@ -80,6 +80,8 @@ struct Int8Compiler {
     let sampleShapes: [String: ArraySlice<Int>]
     private var readers: [String: [Node]] = [:]
     private var skipped = Set<String>()
+    /// The value a node finally writes when an activation was fused into it.
+    private var fusedOutput: [String: String] = [:]
 
     init(graph: Graph, spec: QuantizationSpec, backend: KernelBackend) throws(ModelError) {
         self.graph = graph
@@ -105,6 +107,10 @@ struct Int8Compiler {
         for input in graph.inputs { f32Slot[input.name] = newSlot(u8: false, for: input.name) }
         for node in graph.nodes where !skipped.contains(node.name) {
             try compile(node)
+            let written = fusedOutput[node.name] ?? node.output
+            if spec.enforced.contains(written), u8Slot[written] == nil, params[written] != nil {
+                try roundThroughU8(written)
+            }
         }
         for output in graph.outputs { outputSlots[output] = try f32(output) }
     }
@@ -154,9 +160,17 @@ struct Int8Compiler {
         }
     }
 
-    /// Whether a layer writing `value` should write uint8 (some reader takes it and it has parameters).
+    /// Whether a layer writing `value` should write uint8: it has parameters, and some reader
+    /// takes uint8 or the model defines the value as rounded.
     private func wantsU8(_ value: String) -> Bool {
-        params[value] != nil && (readers[value] ?? []).contains(where: readsU8)
+        params[value] != nil && (spec.enforced.contains(value) || (readers[value] ?? []).contains(where: readsU8))
+    }
+
+    /// Rounds a float value through its uint8 form (quantize, then dequantize for float readers).
+    private mutating func roundThroughU8(_ value: String) throws(ModelError) {
+        _ = try u8(value)
+        f32Slot[value] = nil
+        _ = try f32(value)
     }
 
     /// A ReLU or ReLU6 that is the only reader of `node`'s output, to fuse into its epilogue.
@@ -257,6 +271,7 @@ struct Int8Compiler {
     private mutating func fuse(_ node: Node) -> (String, Op?) {
         guard let activation = fusableActivation(after: node) else { return (node.output, nil) }
         skipped.insert(activation.name)
+        fusedOutput[node.name] = activation.output
         return (activation.output, activation.op)
     }
 
@@ -315,7 +330,10 @@ struct Int8Compiler {
         } else if case .conv2d = node.op {
             output = .f32(relu: activation == .relu)
         } else {
-            if activation != nil { skipped.remove(fusableActivation(after: node)!.name) }
+            if activation != nil {
+                skipped.remove(fusableActivation(after: node)!.name)
+                fusedOutput[node.name] = nil
+            }
             return false
         }
         let biasName = node.inputs.count > 2 ? node.inputs[2] : nil

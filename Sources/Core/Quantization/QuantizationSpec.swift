@@ -125,16 +125,21 @@ public struct QuantizationSpec: Sendable, Equatable {
     public var biases: [String: QuantizedBias]
     /// Provenance of the activation ranges.
     public var calibration: Calibration?
+    /// Values whose rounding to uint8 is part of the model's definition (imported QDQ graphs):
+    /// runtimes round them through their quantized form even where only float readers follow.
+    /// Other values with parameters may stay in float where that is more accurate.
+    public var enforced: Set<String>
 
     /// A spec; empty maps mean "nothing quantized".
     public init(
         mode: Mode, activations: [String: ActivationQuant] = [:], weights: [String: QuantizedWeight] = [:],
-        biases: [String: QuantizedBias] = [:], calibration: Calibration? = nil
+        biases: [String: QuantizedBias] = [:], calibration: Calibration? = nil, enforced: Set<String> = []
     ) {
         self.mode = mode
         self.activations = activations
         self.weights = weights
         self.biases = biases
         self.calibration = calibration
+        self.enforced = enforced
     }
 }
