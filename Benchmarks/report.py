@@ -236,6 +236,8 @@ def machine(meta):
         + ", ".join(f"{k} {v}" for k, v in versions.items()),
         f"- command: `{meta.get('command', 'Benchmarks/run.sh')}`, {meta.get('repeats', '?')} repeats, "
         f"{meta.get('seconds', 0) / 60:.1f} min; load average before {meta.get('load_before', '?')}, after {meta.get('load_after', '?')}",
+        f"- noise: other work kept the CPUs busy at {meta.get('busy_starts', '?')} of {meta.get('settles', '?')} repeat starts "
+        f"(each waited up to {meta.get('settle_limit', '?')} s for 90 % idle, then measured anyway); 1-thread runs pinned to CPU {meta.get('cpu', '?')}",
     ]
 
 

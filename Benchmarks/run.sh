@@ -5,7 +5,7 @@
 #
 # Builds the ONNX models (out/bench/), then runs every case on both sides, interleaved (ORT,
 # Starling, ORT, ... alternating who goes first) so both share the machine's noise: each of
-# BENCH_REPEATS repeats (default 3) runs 1 thread (pinned with taskset to CPU BENCH_CPU, default 1)
+# BENCH_REPEATS repeats (default 5) runs 1 thread (pinned with taskset to CPU BENCH_CPU, default 1)
 # and 2 threads (unpinned). Every run is its own process and prints one JSON line into
 # out/bench/results.jsonl; Benchmarks/report.py then prints the table and writes
 # out/bench/report.md.
@@ -14,7 +14,7 @@ bin="$(cd "$1" && pwd)"
 py="$2"
 cd "$(dirname "$0")/.."
 out=out/bench
-repeats="${BENCH_REPEATS:-3}"
+repeats="${BENCH_REPEATS:-5}"
 cpu="${BENCH_CPU:-1}"
 results="$out/results.jsonl"
 mkdir -p "$out"
@@ -33,6 +33,25 @@ pinned() {
   if [ "$threads" = 1 ] && command -v taskset >/dev/null; then taskset -c "$cpu" "$@"; else "$@"; fi
 }
 
+# settle: wait until the CPUs were at least 90 % idle for one second (other work on the machine
+# finished), at most BENCH_SETTLE seconds (default 15); counts the times it gave up.
+busy_starts=0
+settles=0
+settle() {
+  local waited=0 a b
+  settles=$((settles + 1))
+  while [ "$waited" -lt "${BENCH_SETTLE:-15}" ]; do
+    a=($(head -1 /proc/stat))
+    sleep 1
+    b=($(head -1 /proc/stat))
+    local idle=$((b[4] + b[5] - a[4] - a[5])) total=0 i
+    for i in 1 2 3 4 5 6 7 8; do total=$((total + b[i] - a[i])); done
+    [ $((100 * idle)) -lt $((90 * total)) ] || return 0
+    waited=$((waited + 1))
+  done
+  busy_starts=$((busy_starts + 1))
+}
+
 # ort|starling <case> <model> <batch> <threads> [extra flags]
 ort() {
   pinned "$4" "$py" Benchmarks/ort/bench_ort.py --case "$1" --model "$out/$2.onnx" --batch "$3" --threads "$4" "${@:5}" >>"$results"
@@ -46,6 +65,7 @@ starling() {
 pair() {
   local name="$1" model="$2" batch="$3" identity="${4:-}"
   for rep in $(seq "$repeats"); do
+    settle
     for threads in 1 2; do
       if [ $((rep % 2)) = 1 ]; then
         ort "$name" "$model" "$batch" "$threads"
@@ -57,7 +77,7 @@ pair() {
       [ -z "$identity" ] || ort "$name.overhead" "$identity" "$batch" "$threads"
     done
   done
-  echo "   $name done ($(($(date +%s) - started)) s)"
+  echo "   $name done ($(($(date +%s) - started)) s; busy at $busy_starts of $settles starts so far)"
 }
 
 echo "== int8 (the targets)"
@@ -78,6 +98,7 @@ pair cnn.fp32.b64 cnn.fp32 64
 
 echo "== Starling's other int8 backends (context, 1 thread, once)"
 for backend in xnnpack reference; do
+  settle
   quick=()
   [ "$backend" = reference ] && quick=(--warmup-ms 0 --rounds 5 --budget-ms 1000)
   starling mlp1024.int8.b1024 mlp1024.int8 1024 1 --backend "$backend" "${quick[@]}"
@@ -91,6 +112,7 @@ echo "== central training of the digits MLP 64-128-64-10"
 epochs="${BENCH_EPOCHS:-40}"
 lr="${BENCH_LR:-0.002}"
 for rep in $(seq "$repeats"); do
+  settle
   for threads in 1 2; do
     "$py" Benchmarks/train_bench.py starling --bin "$bin" --epochs "$epochs" --lr "$lr" --threads "$threads" --cpu "$cpu" >>"$results"
     "$py" Benchmarks/train_bench.py sklearn --python "$py" --epochs "$epochs" --lr "$lr" --threads "$threads" --cpu "$cpu" >>"$results"
@@ -105,6 +127,9 @@ json.dump({
     "command": "make bench (Benchmarks/run.sh $1 $2)",
     "repeats": $repeats,
     "cpu": $cpu,
+    "busy_starts": $busy_starts,
+    "settles": $settles,
+    "settle_limit": ${BENCH_SETTLE:-15},
     "seconds": $(($(date +%s) - started)),
     "swift": "$swift_version",
     "load_before": "$load_before",

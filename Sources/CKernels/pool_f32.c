@@ -4,38 +4,17 @@
 
 #include <string.h>
 
-/// The valid input rows or columns [begin, end) of one window along one axis, as tap indices.
-typedef struct {
-  size_t begin, end;
-} tap_range;
-
-/// Taps k in [0, kernel) whose input coordinate o * stride + k * dilation - pad is inside.
-static tap_range valid_taps(size_t o, size_t stride, size_t pad, size_t kernel, size_t dilation,
-                            size_t extent) {
-  size_t d = dilation ? dilation : 1;
-  ptrdiff_t origin = (ptrdiff_t)(o * stride) - (ptrdiff_t)pad;
-  tap_range r = {0, 0};
-  size_t k = 0;
-  while (k < kernel && origin + (ptrdiff_t)(k * d) < 0) k++;
-  r.begin = k;
-  while (k < kernel && origin + (ptrdiff_t)(k * d) < (ptrdiff_t)extent) k++;
-  r.end = k;
-  return r;
-}
-
-/// Input coordinate of tap k (only for taps inside the valid range).
-static inline size_t coord(size_t o, size_t stride, size_t pad, size_t k, size_t dilation) {
-  return o * stride + k * (dilation ? dilation : 1) - pad;
-}
+#include "geometry_internal.h"
 
 void sk_maxpool_f32(const sk_conv_geom* g, const float* input, float* output, int32_t* argmax) {
   const size_t C = g->in_c;
   for (size_t n = 0; n < g->batch; n++) {
     for (size_t oh = 0; oh < g->out_h; oh++) {
-      tap_range rh = valid_taps(oh, g->stride_h, g->pad_top, g->kernel_h, g->dilation_h, g->in_h);
+      sk_tap_range rh =
+          sk_pool_taps(oh, g->stride_h, g->pad_top, g->kernel_h, g->dilation_h, g->in_h);
       for (size_t ow = 0; ow < g->out_w; ow++) {
-        tap_range rw =
-            valid_taps(ow, g->stride_w, g->pad_left, g->kernel_w, g->dilation_w, g->in_w);
+        sk_tap_range rw =
+            sk_pool_taps(ow, g->stride_w, g->pad_left, g->kernel_w, g->dilation_w, g->in_w);
         size_t o = ((n * g->out_h + oh) * g->out_w + ow) * C;
         float* out = output + o;
         int32_t* arg = argmax ? argmax + o : NULL;
@@ -47,9 +26,9 @@ void sk_maxpool_f32(const sk_conv_geom* g, const float* input, float* output, in
         }
         int first = 1;
         for (size_t kh = rh.begin; kh < rh.end; kh++) {
-          size_t ih = coord(oh, g->stride_h, g->pad_top, kh, g->dilation_h);
+          size_t ih = (size_t)sk_tap(oh, g->stride_h, g->pad_top, kh, g->dilation_h, g->in_h);
           for (size_t kw = rw.begin; kw < rw.end; kw++) {
-            size_t iw = coord(ow, g->stride_w, g->pad_left, kw, g->dilation_w);
+            size_t iw = (size_t)sk_tap(ow, g->stride_w, g->pad_left, kw, g->dilation_w, g->in_w);
             size_t at = ((n * g->in_h + ih) * g->in_w + iw) * C;
             const float* in = input + at;
             if (first) {
@@ -87,8 +66,8 @@ void sk_maxpool_backward_f32(size_t n_out, const int32_t* argmax, const float* o
 }
 
 /// The divisor of one average window (0 when the window has no valid position).
-static inline size_t avg_count(const sk_conv_geom* g, int count_include_pad, tap_range rh,
-                               tap_range rw) {
+static inline size_t avg_count(const sk_conv_geom* g, int count_include_pad, sk_tap_range rh,
+                               sk_tap_range rw) {
   if (rh.begin == rh.end || rw.begin == rw.end) return 0;
   if (count_include_pad) return g->kernel_h * g->kernel_w;
   return (rh.end - rh.begin) * (rw.end - rw.begin);
@@ -99,18 +78,19 @@ void sk_avgpool_f32(const sk_conv_geom* g, int count_include_pad, const float* i
   const size_t C = g->in_c;
   for (size_t n = 0; n < g->batch; n++) {
     for (size_t oh = 0; oh < g->out_h; oh++) {
-      tap_range rh = valid_taps(oh, g->stride_h, g->pad_top, g->kernel_h, g->dilation_h, g->in_h);
+      sk_tap_range rh =
+          sk_pool_taps(oh, g->stride_h, g->pad_top, g->kernel_h, g->dilation_h, g->in_h);
       for (size_t ow = 0; ow < g->out_w; ow++) {
-        tap_range rw =
-            valid_taps(ow, g->stride_w, g->pad_left, g->kernel_w, g->dilation_w, g->in_w);
+        sk_tap_range rw =
+            sk_pool_taps(ow, g->stride_w, g->pad_left, g->kernel_w, g->dilation_w, g->in_w);
         float* out = output + ((n * g->out_h + oh) * g->out_w + ow) * C;
         memset(out, 0, C * sizeof(float));
         size_t count = avg_count(g, count_include_pad, rh, rw);
         if (count == 0) continue;
         for (size_t kh = rh.begin; kh < rh.end; kh++) {
-          size_t ih = coord(oh, g->stride_h, g->pad_top, kh, g->dilation_h);
+          size_t ih = (size_t)sk_tap(oh, g->stride_h, g->pad_top, kh, g->dilation_h, g->in_h);
           for (size_t kw = rw.begin; kw < rw.end; kw++) {
-            size_t iw = coord(ow, g->stride_w, g->pad_left, kw, g->dilation_w);
+            size_t iw = (size_t)sk_tap(ow, g->stride_w, g->pad_left, kw, g->dilation_w, g->in_w);
             const float* in = input + ((n * g->in_h + ih) * g->in_w + iw) * C;
             for (size_t c = 0; c < C; c++) out[c] += in[c];
           }
@@ -127,18 +107,19 @@ void sk_avgpool_backward_f32(const sk_conv_geom* g, int count_include_pad, const
   const size_t C = g->in_c;
   for (size_t n = 0; n < g->batch; n++) {
     for (size_t oh = 0; oh < g->out_h; oh++) {
-      tap_range rh = valid_taps(oh, g->stride_h, g->pad_top, g->kernel_h, g->dilation_h, g->in_h);
+      sk_tap_range rh =
+          sk_pool_taps(oh, g->stride_h, g->pad_top, g->kernel_h, g->dilation_h, g->in_h);
       for (size_t ow = 0; ow < g->out_w; ow++) {
-        tap_range rw =
-            valid_taps(ow, g->stride_w, g->pad_left, g->kernel_w, g->dilation_w, g->in_w);
+        sk_tap_range rw =
+            sk_pool_taps(ow, g->stride_w, g->pad_left, g->kernel_w, g->dilation_w, g->in_w);
         size_t count = avg_count(g, count_include_pad, rh, rw);
         if (count == 0) continue;
         const float* go = out_grad + ((n * g->out_h + oh) * g->out_w + ow) * C;
         float div = (float)count;
         for (size_t kh = rh.begin; kh < rh.end; kh++) {
-          size_t ih = coord(oh, g->stride_h, g->pad_top, kh, g->dilation_h);
+          size_t ih = (size_t)sk_tap(oh, g->stride_h, g->pad_top, kh, g->dilation_h, g->in_h);
           for (size_t kw = rw.begin; kw < rw.end; kw++) {
-            size_t iw = coord(ow, g->stride_w, g->pad_left, kw, g->dilation_w);
+            size_t iw = (size_t)sk_tap(ow, g->stride_w, g->pad_left, kw, g->dilation_w, g->in_w);
             float* ig = input_grad + ((n * g->in_h + ih) * g->in_w + iw) * C;
             for (size_t c = 0; c < C; c++) ig[c] += go[c] / div;
           }

@@ -51,11 +51,23 @@ static size_t sk_qconv_block_rows(size_t M, size_t ldr) {
   return rows < M ? rows : M;
 }
 
+/// Pointwise rows (pixels) at the end of the input that go through scratch: the kernels read
+/// ldr = round_up(K, 4) bytes of a row, so row m (starting at m * in_c + c_begin) reads past
+/// the M * in_c bytes of the input when (M - m) * in_c < c_begin + ldr. That is the last
+/// pixel for a slice at the end of a wide tensor, but up to 3 pixels when in_c is 1 or 2.
+static size_t sk_qconv_tail_rows(size_t M, size_t in_c, size_t c_begin, size_t ldr) {
+  size_t rows = in_c && ldr ? (c_begin + ldr - 1) / in_c : 0;
+  return rows < M ? rows : M;
+}
+
 size_t sk_qconv_scratch_size(sk_isa isa, const sk_conv_geom* g, size_t c_count) {
-  (void)isa;
+  (void)isa;  // reserved: the scratch size does not depend on the backend
   size_t ldr = sk_round_up(g->kernel_h * g->kernel_w * c_count, 4);
-  // Pointwise: only the last pixel may need a copy (see sk_qconv2d_requant).
-  if (sk_qconv_is_pointwise(g)) return c_count % 4 ? ldr : 0;
+  if (sk_qconv_is_pointwise(g)) {
+    // The tail is longest for the last slice of the tensor, c_begin = in_c - c_count.
+    size_t c_begin = g->in_c >= c_count ? g->in_c - c_count : 0;
+    return sk_qconv_tail_rows(g->batch * g->out_h * g->out_w, g->in_c, c_begin, ldr) * ldr;
+  }
   return sk_qconv_block_rows(g->batch * g->out_h * g->out_w, ldr) * ldr;
 }
 
@@ -69,15 +81,15 @@ void sk_qconv2d_requant(sk_isa isa, const sk_conv_geom* g, size_t c_begin, size_
   uint8_t* cols = scratch;
   if (M == 0 || N == 0) return;
   if (sk_qconv_is_pointwise(g)) {
-    // The kernels may read round_up(K, 4) bytes per row: past the end of the tensor on the
-    // last pixel unless the channel slice leaves room, so that pixel goes through scratch.
-    size_t direct = c_begin + ldr <= g->in_c ? M : M - 1;
+    // The input pixels are the GEMM rows, except the last few whose padded reads would run
+    // past the end of the tensor: those are copied into scratch, zero-padded to ldr.
+    size_t tail = sk_qconv_tail_rows(M, g->in_c, c_begin, ldr), direct = M - tail;
     sk_qgemm_requant(isa, direct, N, K, input + c_begin, g->in_c, packed, 0, N, ep, out, out_c);
-    if (direct < M) {
-      memcpy(cols, input + direct * g->in_c + c_begin, K);
-      memset(cols + K, 0, ldr - K);
-      sk_qgemm_requant(isa, 1, N, K, cols, ldr, packed, 0, N, ep, out + direct * out_c, out_c);
+    for (size_t r = 0; r < tail; r++) {
+      memcpy(cols + r * ldr, input + (direct + r) * g->in_c + c_begin, K);
+      memset(cols + r * ldr + K, 0, ldr - K);
     }
+    sk_qgemm_requant(isa, tail, N, K, cols, ldr, packed, 0, N, ep, out + direct * out_c, out_c);
     return;
   }
   size_t rows = sk_qconv_block_rows(M, ldr);

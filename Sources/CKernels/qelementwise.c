@@ -31,16 +31,6 @@ void sk_qadd_u8(size_t n, const uint8_t* a, int32_t za, float ka, const uint8_t*
   }
 }
 
-/// The valid taps [begin, end) of a pooling window along one axis.
-static void sk_pool_taps(size_t o, size_t stride, size_t pad, size_t kernel, size_t dilation,
-                         size_t extent, size_t* begin, size_t* end) {
-  size_t k = 0;
-  while (k < kernel && sk_tap(o, stride, pad, k, dilation, extent) < 0) k++;
-  *begin = k;
-  while (k < kernel && sk_tap(o, stride, pad, k, dilation, extent) >= 0) k++;
-  *end = k;
-}
-
 /// Address of input pixel (b, tap ky, tap kx) for output (oy, ox); taps must be valid.
 static const uint8_t* sk_pool_pixel(const sk_conv_geom* g, const uint8_t* input, size_t b,
                                     size_t oy, size_t ox, size_t ky, size_t kx) {
@@ -49,20 +39,25 @@ static const uint8_t* sk_pool_pixel(const sk_conv_geom* g, const uint8_t* input,
   return input + ((b * g->in_h + iy) * g->in_w + ix) * g->in_c;
 }
 
-void sk_qmaxpool_u8(const sk_conv_geom* g, const uint8_t* input, uint8_t* output) {
+void sk_qmaxpool_u8(const sk_conv_geom* g, const uint8_t* input, uint8_t zero_point,
+                    uint8_t* output) {
   size_t C = g->in_c;
   for (size_t b = 0; b < g->batch; b++) {
     for (size_t oy = 0; oy < g->out_h; oy++) {
-      size_t y0, y1;
-      sk_pool_taps(oy, g->stride_h, g->pad_top, g->kernel_h, g->dilation_h, g->in_h, &y0, &y1);
+      sk_tap_range ry =
+          sk_pool_taps(oy, g->stride_h, g->pad_top, g->kernel_h, g->dilation_h, g->in_h);
       for (size_t ox = 0; ox < g->out_w; ox++) {
-        size_t x0, x1;
-        sk_pool_taps(ox, g->stride_w, g->pad_left, g->kernel_w, g->dilation_w, g->in_w, &x0, &x1);
-        // 0 is the smallest uint8, so it starts the max (and fills windows with no valid tap).
+        sk_tap_range rx =
+            sk_pool_taps(ox, g->stride_w, g->pad_left, g->kernel_w, g->dilation_w, g->in_w);
         uint8_t* out = output + ((b * g->out_h + oy) * g->out_w + ox) * C;
+        if (ry.begin == ry.end || rx.begin == rx.end) {
+          memset(out, zero_point, C);
+          continue;
+        }
+        // 0 is the smallest uint8, so it starts the max of a window with valid taps.
         memset(out, 0, C);
-        for (size_t ky = y0; ky < y1; ky++) {
-          for (size_t kx = x0; kx < x1; kx++) {
+        for (size_t ky = ry.begin; ky < ry.end; ky++) {
+          for (size_t kx = rx.begin; kx < rx.end; kx++) {
             const uint8_t* in = sk_pool_pixel(g, input, b, oy, ox, ky, kx);
             for (size_t c = 0; c < C; c++) out[c] = in[c] > out[c] ? in[c] : out[c];
           }
@@ -79,12 +74,12 @@ void sk_qavgpool_u8(const sk_conv_geom* g, int count_include_pad, const uint8_t*
   int32_t sum[POOL_CHANNELS];
   for (size_t b = 0; b < g->batch; b++) {
     for (size_t oy = 0; oy < g->out_h; oy++) {
-      size_t y0, y1;
-      sk_pool_taps(oy, g->stride_h, g->pad_top, g->kernel_h, g->dilation_h, g->in_h, &y0, &y1);
+      sk_tap_range ry =
+          sk_pool_taps(oy, g->stride_h, g->pad_top, g->kernel_h, g->dilation_h, g->in_h);
       for (size_t ox = 0; ox < g->out_w; ox++) {
-        size_t x0, x1;
-        sk_pool_taps(ox, g->stride_w, g->pad_left, g->kernel_w, g->dilation_w, g->in_w, &x0, &x1);
-        size_t valid = (y1 - y0) * (x1 - x0);
+        sk_tap_range rx =
+            sk_pool_taps(ox, g->stride_w, g->pad_left, g->kernel_w, g->dilation_w, g->in_w);
+        size_t valid = (ry.end - ry.begin) * (rx.end - rx.begin);
         size_t count = count_include_pad ? g->kernel_h * g->kernel_w : valid;
         // A window with no valid tap averages nothing: it gives the zero point.
         float div = (float)(valid ? count : 1);
@@ -92,8 +87,8 @@ void sk_qavgpool_u8(const sk_conv_geom* g, int count_include_pad, const uint8_t*
         for (size_t c0 = 0; c0 < C; c0 += POOL_CHANNELS) {
           size_t n = sk_min_size(POOL_CHANNELS, C - c0);
           for (size_t c = 0; c < n; c++) sum[c] = 0;
-          for (size_t ky = y0; ky < y1; ky++) {
-            for (size_t kx = x0; kx < x1; kx++) {
+          for (size_t ky = ry.begin; ky < ry.end; ky++) {
+            for (size_t kx = rx.begin; kx < rx.end; kx++) {
               const uint8_t* in = sk_pool_pixel(g, input, b, oy, ox, ky, kx) + c0;
               for (size_t c = 0; c < n; c++) sum[c] += (int32_t)in[c] - zin;
             }

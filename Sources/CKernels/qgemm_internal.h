@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "ckernels.h"
+#include "geometry_internal.h"
 
 /// What a GEMM writes: raw int32, requantized uint8 or dequantized float.
 typedef enum { SK_OUT_S32, SK_OUT_U8, SK_OUT_F32 } sk_out_kind;
@@ -29,14 +30,6 @@ static inline size_t sk_round_up(size_t x, size_t m) { return (x + m - 1) / m * 
 
 /// The smaller of two sizes.
 static inline size_t sk_min_size(size_t a, size_t b) { return a < b ? a : b; }
-
-/// Input coordinate of kernel tap k for output coordinate o, or -1 inside the padding.
-/// A dilation of 0 counts as 1 (as in the float kernels).
-static inline ptrdiff_t sk_tap(size_t o, size_t stride, size_t pad, size_t k, size_t dilation,
-                               size_t extent) {
-  ptrdiff_t i = (ptrdiff_t)(o * stride + k * (dilation ? dilation : 1)) - (ptrdiff_t)pad;
-  return i >= 0 && i < (ptrdiff_t)extent ? i : -1;
-}
 
 /// Round half to even of a float with |v| < 2^22, in the default rounding mode. Adding and
 /// removing 1.5 * 2^23 leaves no fraction bits, so the FPU's own round-to-nearest-even does

@@ -16,7 +16,8 @@ enum ElementType: Int32 {
         }
     }
 
-    /// The values a narrow integer type can hold (nil for float and 64-bit types).
+    /// The values an integer type can hold (nil for the float types). The 64-bit bounds are the
+    /// nearest doubles (±2^63, 2^64), which is as close as `ConstantTensor`'s values can tell.
     var range: ClosedRange<Double>? {
         switch self {
         case .uint8: 0...255
@@ -25,13 +26,23 @@ enum ElementType: Int32 {
         case .int16: -32768...32767
         case .int32: -2_147_483_648...2_147_483_647
         case .uint32: 0...4_294_967_295
+        case .int64: -9_223_372_036_854_775_808...9_223_372_036_854_775_808
+        case .uint64: 0...18_446_744_073_709_551_616
         case .bool: 0...1
-        case .float, .double, .int64, .uint64: nil
+        case .float, .double: nil
         }
     }
 
     /// True for the integer types.
     var isInteger: Bool { self != .float && self != .double }
+
+    /// True when every value of the type is exact in float32 (so layout changes may go through `Tensor`).
+    var fitsFloat32: Bool {
+        switch self {
+        case .float, .uint8, .int8, .uint16, .int16, .bool: true
+        case .int32, .uint32, .int64, .uint64, .double: false
+        }
+    }
 }
 
 /// Integer codes behind a constant that came out of DequantizeLinear: value = (code − zeroPoint) · scale.
@@ -75,13 +86,9 @@ struct ConstantTensor {
             throw ModelError(.unsupportedOp, "\(what) keeps its data in an external file; save the model with all tensors inline")
         }
         guard !proto.hasSegment else { throw ModelError(.unsupportedOp, "\(what) is a segment of a larger tensor") }
-        var count = 1
-        for d in proto.dims {
-            let (product, overflow) = count.multipliedReportingOverflow(by: Int(clamping: d))
-            guard d >= 0, !overflow, product <= 1 << 31 else {
-                throw ModelError(.corruptFile, "\(what) has invalid dimensions \(proto.dims)")
-            }
-            count = product
+        let shape = proto.dims.map { Int(clamping: $0) }
+        guard let count = Self.elementCount(shape) else {
+            throw ModelError(.corruptFile, "\(what) has invalid dimensions \(proto.dims)")
         }
         let values: [Double]
         if proto.hasRawData {
@@ -95,13 +102,37 @@ struct ConstantTensor {
             case .uint8, .int8, .uint16, .int16, .int32, .bool: values = proto.int32Data.map(Double.init)
             }
         }
-        guard values.count == count else {
-            throw ModelError(.corruptFile, "\(what) holds \(values.count) values for shape \(proto.dims)")
+        self.init(shape: shape, values: values, type: type)
+        try validate { ModelError(.corruptFile, "\(what) holds \($0)") }
+    }
+
+    /// The most elements a constant may have, and the bound on every partial product of its nonzero
+    /// dimensions (so no shape arithmetic on it can overflow).
+    static let maxElements = 1 << 31
+
+    /// The element count of `shape`, or nil when a dimension is negative or the nonzero
+    /// dimensions multiply past `maxElements`.
+    static func elementCount(_ shape: [Int]) -> Int? {
+        var nonzero = 1
+        for d in shape {
+            guard d >= 0 else { return nil }
+            let (product, overflow) = nonzero.multipliedReportingOverflow(by: Swift.max(d, 1))
+            guard !overflow, product <= maxElements else { return nil }
+            nonzero = product
         }
-        if let range = type.range, !values.allSatisfy({ range.contains($0) }) {
-            throw ModelError(.corruptFile, "\(what) holds values outside the range of \(type)")
+        return shape.contains(0) ? 0 : nonzero
+    }
+
+    /// Throws `fail(reason)` unless the shape is sane, holds exactly `count` values, and every value
+    /// fits `type` (integer types hold whole numbers in their range). Run on every constant the
+    /// importer reads or folds, so later narrowing conversions (`Int8`, `Int32`) cannot trap.
+    func validate(_ fail: (String) -> ModelError) throws(ModelError) {
+        guard let expected = Self.elementCount(shape) else { throw fail("invalid dimensions \(shape)") }
+        guard values.count == expected else { throw fail("\(values.count) values for shape \(shape)") }
+        guard let range = type.range else { return }
+        if let bad = values.first(where: { !range.contains($0) || $0.rounded() != $0 }) {
+            throw fail("the value \(bad), which \(type) cannot hold")
         }
-        self.init(shape: proto.dims.map { Int($0) }, values: values, type: type)
     }
 
     private static func decodeRaw(_ data: Data, type: ElementType, count: Int, what: String) throws(ModelError) -> [Double] {
@@ -150,38 +181,42 @@ struct ConstantTensor {
 
     // MARK: - Layout changes
 
-    /// The tensor with its axes permuted: result axis i is axis `perm[i]` of self.
+    /// The tensor with its axes permuted: result axis i is axis `perm[i]` of self (which must be a
+    /// permutation of its axes).
     func permuted(_ perm: [Int]) -> ConstantTensor {
         let newShape = perm.map { shape[$0] }
-        let index = Self.permutationIndex(shape: shape, perm: perm)
-        var result = ConstantTensor(shape: newShape, values: index.map { values[$0] }, type: type)
+        var result = ConstantTensor(shape: newShape, values: Self.transpose(values, shape, perm, type), type: type)
         if var o = origin {
-            o.codes = index.map { o.codes[$0] }
+            o.codes = Self.transpose(o.codes, shape, perm, o.type)
             o.axis = o.axis.map { perm.firstIndex(of: $0)! }
             result.origin = o
         }
         return result
     }
 
-    /// For each element of the permuted tensor, its index in the original.
-    static func permutationIndex(shape: [Int], perm: [Int]) -> [Int] {
+    /// `values` (of `type`, laid out as `shape`) with axes permuted. Data that float32 holds exactly
+    /// goes through Core's `Tensor.transposed`; wider integers (int32 bias codes, int64 shapes) and
+    /// float64 would lose bits there, so they take an index path that keeps every value.
+    private static func transpose(_ values: [Double], _ shape: [Int], _ perm: [Int], _ type: ElementType) -> [Double] {
+        if type.fitsFloat32 {
+            return Tensor(shape: shape, scalars: values.map { Float($0) }).transposed(perm).scalars.map(Double.init)
+        }
         let rank = shape.count
         var strides = [Int](repeating: 1, count: rank)
         for i in stride(from: rank - 2, through: 0, by: -1) { strides[i] = strides[i + 1] * shape[i + 1] }
         let newShape = perm.map { shape[$0] }
-        let newStrides = perm.map { strides[$0] }
-        let total = shape.reduce(1, *)
-        var out = [Int](repeating: 0, count: total)
+        let source = perm.map { strides[$0] }
+        var out = [Double](repeating: 0, count: values.count)
         var counter = [Int](repeating: 0, count: rank)
-        var source = 0
-        for i in 0..<total {
-            out[i] = source
+        var flat = 0
+        for i in 0..<values.count {
+            out[i] = values[flat]
             var axis = rank - 1
             while axis >= 0 {
                 counter[axis] += 1
-                source += newStrides[axis]
+                flat += source[axis]
                 if counter[axis] < newShape[axis] { break }
-                source -= newStrides[axis] * newShape[axis]
+                flat -= source[axis] * counter[axis]
                 counter[axis] = 0
                 axis -= 1
             }
@@ -202,49 +237,4 @@ struct ConstantTensor {
         }
         return result
     }
-
-    /// Numpy broadcast of `self` to `target` (which it must broadcast to).
-    func broadcast(to target: [Int]) -> ConstantTensor? {
-        guard let out = broadcastShapes(shape, target), out == target else { return nil }
-        if shape == target { return self }
-        let padded = [Int](repeating: 1, count: target.count - shape.count) + shape
-        var strides = [Int](repeating: 0, count: target.count)
-        var s = 1
-        for i in stride(from: target.count - 1, through: 0, by: -1) {
-            strides[i] = padded[i] == 1 ? 0 : s
-            s *= padded[i]
-        }
-        let total = target.reduce(1, *)
-        var values = [Double](repeating: 0, count: total)
-        for i in 0..<total {
-            var rest = i
-            var source = 0
-            for axis in stride(from: target.count - 1, through: 0, by: -1) {
-                source += (rest % target[axis]) * strides[axis]
-                rest /= target[axis]
-            }
-            values[i] = self.values[source]
-        }
-        return ConstantTensor(shape: target, values: values, type: type)
-    }
-}
-
-/// Numpy broadcasting of two ONNX shapes where -1 marks the batch; nil when they do not broadcast.
-func broadcastShapes(_ a: [Int], _ b: [Int]) -> [Int]? {
-    let rank = max(a.count, b.count)
-    var out = [Int](repeating: 1, count: rank)
-    for i in 0..<rank {
-        let x = i < rank - a.count ? 1 : a[i - (rank - a.count)]
-        let y = i < rank - b.count ? 1 : b[i - (rank - b.count)]
-        if x == y || y == 1 {
-            out[i] = x
-        } else if x == 1 || x == -1 {
-            out[i] = y
-        } else if y == -1 {
-            out[i] = x
-        } else {
-            return nil
-        }
-    }
-    return out
 }

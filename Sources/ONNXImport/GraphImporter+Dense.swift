@@ -162,7 +162,15 @@ extension GraphImporter {
             let scales = (0..<count).map { o.scales.count == 1 ? o.scales[0] : o.scales[$0] }
             let expected = (0..<count).map { inScale * (weightScales.count == 1 ? weightScales[0] : weightScales[$0]) }
             if zip(scales, expected).allSatisfy({ abs($0 - $1) <= 1e-6 * abs($1) }) {
-                biases[name] = QuantizedBias(values: o.codes.map { Int32($0) }, scales: expected)
+                var codes: [Int32] = []
+                codes.reserveCapacity(count)
+                for v in o.codes {
+                    guard let code = Int32(exactly: v) else {
+                        throw ModelError(.invalidGraph, "bias '\(base)' holds code \(v), which int32 cannot hold")
+                    }
+                    codes.append(code)
+                }
+                biases[name] = QuantizedBias(values: codes, scales: expected)
             }
         }
         return name
@@ -184,7 +192,18 @@ extension GraphImporter {
             throw ModelError(
                 .unsupportedOp, "weight '\(name)' is quantized per channel along an axis other than its output channels")
         }
-        return QuantizedWeight(shape: w.shape, values: o.codes.map { Int8($0) }, scales: o.scales, axis: outputAxis)
+        if let bad = o.scales.first(where: { !$0.isNormal }) {
+            throw ModelError(.invalidGraph, "weight '\(name)' has scale \(bad); weight scales must be finite and nonzero")
+        }
+        var codes: [Int8] = []
+        codes.reserveCapacity(o.codes.count)
+        for v in o.codes {
+            guard let code = Int8(exactly: v) else {
+                throw ModelError(.invalidGraph, "weight '\(name)' holds code \(v), which int8 cannot hold")
+            }
+            codes.append(code)
+        }
+        return QuantizedWeight(shape: w.shape, values: codes, scales: o.scales, axis: outputAxis)
     }
 
     // MARK: - Run-time matrix helpers
@@ -195,7 +214,7 @@ extension GraphImporter {
             throw node.error("needs computed tensor \(x.shape) transposed; Starling transposes only fixed-size 2-D tensors")
         }
         let (rows, cols) = (x.shape[0], x.shape[1])
-        let eye = addInitializer("\(x.name).identity", Self.identity(cols, scale: 1), frozen: true)
+        let eye = addInitializer("\(x.name).identity", try Self.identity(cols, scale: 1, node), frozen: true)
         return Value(name: emit(.dense, [eye, x.name], for: node, suffix: "/transpose"), shape: [cols, rows])
     }
 
@@ -204,11 +223,18 @@ extension GraphImporter {
         guard x.shape.count == 2, x.layout == .plain else {
             throw node.error("needs computed tensor \(x.shape) scaled; Starling scales only 2-D tensors")
         }
-        let matrix = addInitializer("\(x.name).scale", Self.identity(x.shape[1], scale: s), frozen: true)
+        let matrix = addInitializer("\(x.name).scale", try Self.identity(x.shape[1], scale: s, node), frozen: true)
         return Value(name: emit(.dense, [x.name, matrix], for: node, suffix: "/scale"), shape: x.shape)
     }
 
-    static func identity(_ n: Int, scale: Float) -> Tensor {
+    /// The largest side of the n × n matrix `identity` builds (a 4096 × 4096 float32 matrix is 64 MiB).
+    static let maxIdentitySize = 4096
+
+    /// `scale` times the n × n identity, the weight of a run-time transpose or scaling.
+    static func identity(_ n: Int, scale: Float, _ node: Onnx_NodeProto) throws(ModelError) -> Tensor {
+        guard n <= maxIdentitySize else {
+            throw node.error("needs a \(n) × \(n) matrix to transpose or scale a computed tensor; Starling builds them up to \(maxIdentitySize)")
+        }
         var t = Tensor(shape: [n, n])
         for i in 0..<n { t.scalars[i * n + i] = scale }
         return t

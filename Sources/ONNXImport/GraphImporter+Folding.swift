@@ -1,8 +1,18 @@
 import Core
 
 extension GraphImporter {
-    /// The outputs of a node whose inputs are all constants, computed at import time.
+    /// The outputs of a node whose inputs are all constants, computed at import time. Each output is
+    /// checked like a decoded initializer: a fold that leaves an integer type's range (a Cast of 400
+    /// to uint8, an int8 Add that overflows) is refused here rather than trapping where the codes are narrowed.
     mutating func fold(_ node: Onnx_NodeProto) throws(ModelError) -> [ConstantTensor] {
+        let outputs = try foldedOutputs(node)
+        for tensor in outputs {
+            try tensor.validate { node.error(.invalidGraph, "folds (from its constant inputs) to \($0)") }
+        }
+        return outputs
+    }
+
+    private mutating func foldedOutputs(_ node: Onnx_NodeProto) throws(ModelError) -> [ConstantTensor] {
         let inputs = node.input.map { $0.isEmpty ? nil : constants[$0] }
         guard let x = inputs.first ?? nil else {
             throw node.error("has no inputs; Starling folds only nodes computed from constants")
@@ -19,7 +29,7 @@ extension GraphImporter {
         case "Reshape":
             let target = opset < 5 ? node.ints("shape") : (inputs.count > 1 ? inputs[1]?.integers : nil)
             guard let target else { throw node.error(.invalidGraph, "has no integer target shape") }
-            return [x.reshaped(try Self.resolve(target, from: x.shape, allowZero: node.int("allowzero") ?? 0 != 0, node))]
+            return [x.reshaped(try Self.reshapeTarget(x.shape, to: target, allowZero: node.int("allowzero") ?? 0 != 0, node))]
         case "Flatten":
             var axis = node.int("axis") ?? 1
             if axis < 0 { axis += x.shape.count }
@@ -50,7 +60,9 @@ extension GraphImporter {
     }
 
     private func cast(_ x: ConstantTensor, to raw: Int, _ node: Onnx_NodeProto) throws(ModelError) -> ConstantTensor {
-        guard let type = ElementType(rawValue: Int32(raw)) else { throw node.error("casts to ONNX type \(raw)") }
+        guard let code = Int32(exactly: raw), let type = ElementType(rawValue: code) else {
+            throw node.error("casts to ONNX type \(raw), which Starling does not import")
+        }
         var y = x
         y.type = type
         y.origin = nil
@@ -63,38 +75,67 @@ extension GraphImporter {
         return y
     }
 
-    /// A Reshape target with 0 (copy) and -1 (infer) resolved.
-    static func resolve(_ target: [Int], from shape: [Int], allowZero: Bool, _ node: Onnx_NodeProto) throws(ModelError) -> [Int] {
-        var out = target
-        for (i, d) in target.enumerated() where d == 0 && !allowZero {
-            guard i < shape.count else { throw node.error(.invalidGraph, "copies axis \(i) of \(shape)") }
-            out[i] = shape[i]
+    /// The shape a Reshape of `shape` to `target` produces (ONNX rules: one -1 is inferred, 0 copies
+    /// the input dimension unless `allowZero`), resolved by Core's `Graph.reshapeTarget`. The target is
+    /// bounded first, so no product of its dimensions can overflow.
+    static func reshapeTarget(_ shape: [Int], to target: [Int], allowZero: Bool, _ node: Onnx_NodeProto) throws(ModelError)
+        -> [Int]
+    {
+        try checkReshapeTarget(target, of: shape, allowZero: allowZero, node)
+        if allowZero && target.contains(0) {
+            // allowzero keeps 0 as a literal size, which leaves nothing to infer a -1 from.
+            guard !target.contains(-1), ConstantTensor.elementCount(target) == ConstantTensor.elementCount(shape) else {
+                throw node.error(.shapeMismatch, "cannot reshape \(shape) to \(target)")
+            }
+            return target
         }
-        let total = shape.reduce(1, *)
-        let unknown = out.indices.filter { out[$0] == -1 }
-        guard unknown.count <= 1, out.allSatisfy({ $0 >= -1 }) else {
-            throw node.error(.invalidGraph, "has invalid shape \(target)")
+        do {
+            return try Graph.reshapeTarget(shape, to: target)
+        } catch {
+            throw node.error(error.code, error.message)
         }
-        if let i = unknown.first {
-            let known = out.enumerated().filter { $0.offset != i }.reduce(1) { $0 * $1.element }
-            guard known > 0, total % known == 0 else { throw node.error(.shapeMismatch, "cannot reshape \(shape) to \(target)") }
-            out[i] = total / known
+    }
+
+    /// Refuses a Reshape target with an entry below -1, more than one -1, a 0 that copies an axis the
+    /// input lacks, or sizes whose product (0s read as the input dimension they copy) passes
+    /// `ConstantTensor.maxElements`.
+    static func checkReshapeTarget(_ target: [Int], of shape: [Int], allowZero: Bool, _ node: Onnx_NodeProto)
+        throws(ModelError)
+    {
+        guard target.filter({ $0 == -1 }).count <= 1, target.allSatisfy({ $0 >= -1 }) else {
+            throw node.error(.invalidGraph, "has an invalid target shape \(target)")
         }
-        guard out.reduce(1, *) == total else { throw node.error(.shapeMismatch, "cannot reshape \(shape) to \(target)") }
-        return out
+        var sizes: [Int] = []
+        for (i, d) in target.enumerated() {
+            if d == 0 && !allowZero {
+                guard i < shape.count else {
+                    throw node.error(.invalidGraph, "copies axis \(i) of a \(shape.count)-D input (target \(target))")
+                }
+                sizes.append(Swift.max(shape[i], 0))
+            } else {
+                sizes.append(Swift.max(d, 0))
+            }
+        }
+        guard ConstantTensor.elementCount(sizes) != nil else {
+            throw node.error(.invalidGraph, "has an implausibly large target shape \(target)")
+        }
     }
 
     private static func squeezed(_ shape: [Int], axes: [Int]?, unsqueeze: Bool, _ node: Onnx_NodeProto) throws(ModelError)
         -> [Int]
     {
+        let rank = unsqueeze ? shape.count + (axes?.count ?? 0) : shape.count
+        let normalized = axes.map { Set($0.map { $0 < 0 ? $0 + rank : $0 }) }
+        if let axes, let normalized {
+            guard normalized.count == axes.count, normalized.allSatisfy({ (0..<rank).contains($0) }) else {
+                throw node.error(.invalidGraph, "has invalid axes \(axes) for a \(shape.count)-D input")
+            }
+        }
         if unsqueeze {
-            guard let axes else { throw node.error(.invalidGraph, "has no axes") }
-            let rank = shape.count + axes.count
-            let normalized = Set(axes.map { $0 < 0 ? $0 + rank : $0 })
+            guard let normalized else { throw node.error(.invalidGraph, "has no axes") }
             var rest = shape.makeIterator()
             return (0..<rank).map { normalized.contains($0) ? 1 : (rest.next() ?? 1) }
         }
-        let normalized = axes.map { Set($0.map { $0 < 0 ? $0 + shape.count : $0 }) }
         return shape.enumerated().filter { !(normalized?.contains($0.offset) ?? ($0.element == 1)) }.map(\.element)
     }
 
@@ -127,13 +168,23 @@ extension GraphImporter {
     {
         var b = b
         if opset < 7, node.int("broadcast") ?? 0 != 0, let axis = node.int("axis") {
+            guard (0...a.shape.count).contains(axis) else {
+                throw node.error(.invalidGraph, "broadcasts \(b.shape) from axis \(axis) of \(a.shape)")
+            }
             b = b.reshaped(b.shape + [Int](repeating: 1, count: max(0, a.shape.count - axis - b.shape.count)))
         }
-        guard let shape = broadcastShapes(a.shape, b.shape), let x = a.broadcast(to: shape), let y = b.broadcast(to: shape) else {
+        guard let shape = Graph.broadcast(a.shape, b.shape) else {
             throw node.error(.shapeMismatch, "shapes \(a.shape) and \(b.shape) do not broadcast")
         }
+        // Broadcasting is the one fold that can make a constant far larger than its inputs.
+        guard let count = ConstantTensor.elementCount(shape), count <= Swift.max(a.count, b.count, Self.maxBroadcastCount) else {
+            throw node.error("broadcasts \(a.shape) and \(b.shape) to \(shape), too large a constant to fold")
+        }
+        let (ia, ib) = (Tensor.broadcastIndices(a.shape, to: shape), Tensor.broadcastIndices(b.shape, to: shape))
+        assert(ia.count == count)
         let isFloat = !a.type.isInteger
-        let values = zip(x.values, y.values).map { (p, q) -> Double in
+        let values = zip(ia, ib).map { (i, j) -> Double in
+            let (p, q) = (a.values[i], b.values[j])
             if isFloat {
                 let (f, g) = (Float(p), Float(q))
                 switch op {
@@ -153,6 +204,9 @@ extension GraphImporter {
         return ConstantTensor(shape: shape, values: values, type: a.type)
     }
 
+    /// The largest constant a broadcasting fold may create beyond the size of its larger input.
+    static let maxBroadcastCount = 1 << 24
+
     private mutating func dequantizeConstant(_ node: Onnx_NodeProto, _ inputs: [ConstantTensor?]) throws(ModelError)
         -> ConstantTensor
     {
@@ -160,8 +214,8 @@ extension GraphImporter {
             throw node.error(.invalidGraph, "needs an integer tensor and a scale")
         }
         let z = inputs.count > 2 ? inputs[2] : nil
-        guard s.count >= 1, z.map({ $0.count >= 1 }) ?? true else {
-            throw node.error(.invalidGraph, "has an empty scale or zero point")
+        guard s.count >= 1, z.map({ $0.count == s.count }) ?? true else {
+            throw node.error(.invalidGraph, "has \(s.count) scale(s) and \(z?.count ?? 0) zero point(s)")
         }
         var axis: Int? = nil
         if s.count > 1 {
@@ -181,6 +235,7 @@ extension GraphImporter {
         guard let x = inputs[0], inputs.count > 1, let s = inputs[1], let scale = s.scalar.map(Float.init) else {
             throw node.error("quantizes a constant with several scales; Starling folds only per-tensor QuantizeLinear")
         }
+        guard scale.isFinite, scale > 0 else { throw node.error(.invalidGraph, "has scale \(scale); it must be finite and positive") }
         let z = inputs.count > 2 ? inputs[2] : nil
         let type = z?.type ?? .uint8
         let zero = Float(z?.scalar ?? 0)

@@ -21,21 +21,29 @@ extension GraphImporter {
     }
 
     /// Activation parameters from the scalar scale and zero point inputs of `node`; an int8 zero
-    /// point becomes the equivalent uint8 one (+128).
+    /// point becomes the equivalent uint8 one (+128). The scale must be a normal positive float32
+    /// (Starling divides by it) and the zero point a uint8 code, as Core's int8 kernels assume.
     func activationParams(_ node: Onnx_NodeProto, scale i: Int, zeroPoint j: Int) throws(ModelError) -> ActivationQuant {
-        guard let s = try constantInput(i, of: node, "scale"), let scale = s.scalar, Float(scale) > 0, Float(scale).isFinite
-        else {
-            throw node.error("needs one positive scale per tensor; Starling quantizes activations per tensor")
+        guard let s = try constantInput(i, of: node, "scale"), let value = s.scalar else {
+            throw node.error("needs one scale per tensor; Starling quantizes activations per tensor")
         }
-        var zero: Double = 0
+        let scale = Float(value)
+        guard scale > 0, scale.isNormal else {
+            throw node.error(.invalidGraph, "has activation scale \(value); it must be finite and positive")
+        }
+        var code: Double = 0
         if let z = try constantInput(j, of: node, "zero point") {
             guard let v = z.scalar else { throw node.error("needs one zero point per tensor") }
             switch z.type {
-            case .uint8, .int8: zero = z.type == .int8 ? v + 128 : v
+            case .uint8: code = v
+            case .int8: code = v + 128
             default: throw node.error("quantizes to \(z.type); Starling's activations are 8-bit (uint8 or int8)")
             }
         }
-        return ActivationQuant(scale: Float(scale), zeroPoint: Int32(zero))
+        guard let zero = Int32(exactly: code), (0...255).contains(zero) else {
+            throw node.error(.invalidGraph, "has activation zero point \(code) (as uint8); it must be a code in 0...255")
+        }
+        return ActivationQuant(scale: scale, zeroPoint: zero)
     }
 
     /// Checks that the parameters `node` gives for an input match the ones it was quantized with.
@@ -135,11 +143,21 @@ extension GraphImporter {
         if let z = try constantInput(k, of: node, "weight zero point"), z.values.contains(where: { $0 != 0 }) {
             throw node.error("has a nonzero int8 weight zero point; Starling's int8 weights are symmetric (zero point 0)")
         }
-        let scales = s.values.map { Float($0) }
+        let scales = try Self.weightScales(s.values, node)
         return (Self.dequantized(w, scales: scales, zeroPoints: [0], axis: s.count == 1 ? nil : axis), scales)
     }
 
     // MARK: - Constants
+
+    /// Weight scales as float32, each a normal (finite, nonzero) float: int8 layers multiply by them
+    /// and bias quantization divides by them. A negative scale only flips signs, so it is kept.
+    static func weightScales(_ values: [Double], _ node: Onnx_NodeProto) throws(ModelError) -> [Float] {
+        let scales = values.map { Float($0) }
+        if let bad = scales.first(where: { !$0.isNormal }) {
+            throw node.error(.invalidGraph, "has weight scale \(bad); weight scales must be finite and nonzero")
+        }
+        return scales
+    }
 
     /// The float tensor (code − zero point) · scale, remembering the codes; scales run along `axis` (nil: one scale).
     static func dequantized(_ codes: ConstantTensor, scales: [Float], zeroPoints: [Double], axis: Int?) -> ConstantTensor {

@@ -18,7 +18,8 @@ extension GraphImporter {
         }
         guard !node.output.isEmpty, !node.output[0].isEmpty else { throw node.error(.invalidGraph, "has no output") }
         let arity = Self.minimumInputs[node.opType] ?? 1
-        guard node.input.count >= arity, node.input.prefix(arity == 8 ? 1 : arity).allSatisfy({ !$0.isEmpty }) else {
+        let named = Self.qLinearInputs.contains(node.opType) ? 1 : arity
+        guard node.input.count >= arity, node.input.prefix(named).allSatisfy({ !$0.isEmpty }) else {
             throw node.error(.invalidGraph, "has \(node.input.count) inputs; \(node.opType) needs at least \(arity)")
         }
         if node.opType == "Constant" {
@@ -52,7 +53,12 @@ extension GraphImporter {
         }
     }
 
-    /// Inputs each op needs (QLinear ops list eight, of which only the first may not be a constant).
+    /// QLinear ops: their eight inputs must all be listed, but only the first (the data) is checked
+    /// for a name here. The scale, zero point and weight inputs after it are read as constants by
+    /// the op's importer, which names any that is missing (an empty zero point means "zero").
+    static let qLinearInputs: Set<String> = ["QLinearConv", "QLinearMatMul"]
+
+    /// Inputs each op needs listed; for ops outside `qLinearInputs` each of them must also be named.
     static let minimumInputs: [String: Int] = [
         "Constant": 0, "Gemm": 2, "MatMul": 2, "Conv": 2, "BatchNormalization": 5, "Add": 2, "QuantizeLinear": 2,
         "DequantizeLinear": 2, "QLinearConv": 8, "QLinearMatMul": 8,

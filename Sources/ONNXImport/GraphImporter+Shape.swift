@@ -34,46 +34,29 @@ extension GraphImporter {
             }
             target = ints
         }
-        let allowZero = (node.int("allowzero") ?? 0) != 0
-        guard target.filter({ $0 == -1 }).count <= 1, target.allSatisfy({ $0 >= -1 }), !(allowZero && target.contains(0)) else {
-            throw node.error(.invalidGraph, "has an invalid target shape \(target)")
+        if (node.int("allowzero") ?? 0) != 0 && target.contains(0) {
+            throw node.error(.invalidGraph, "has a zero-size target shape \(target) (allowzero)")
         }
-        var resolved = target
-        for i in target.indices where target[i] == 0 {
-            guard i < x.shape.count else { throw node.error(.invalidGraph, "copies axis \(i) of a \(x.shape.count)-D input") }
-            resolved[i] = x.shape[i]
-        }
+        try Self.checkReshapeTarget(target, of: x.shape, allowZero: false, node)
         if !x.batched {
             guard x.layout == .plain else { throw node.error("reshapes an unbatched tensor in a converted layout") }
-            let total = x.shape.reduce(1, *)
-            if let i = resolved.firstIndex(of: -1) {
-                let known = resolved.enumerated().filter { $0.offset != i }.reduce(1) { $0 * $1.element }
-                guard known > 0, total % known == 0 else {
-                    throw node.error(.shapeMismatch, "cannot reshape \(x.shape) to \(target)")
-                }
-                resolved[i] = total / known
-            }
-            guard resolved.reduce(1, *) == total else {
-                throw node.error(.shapeMismatch, "cannot reshape \(x.shape) to \(target)")
-            }
+            let resolved = try Self.reshapeTarget(x.shape, to: target, allowZero: false, node)
             values[node.output[0]] = passThrough(x, .reshape(shape: resolved), shape: resolved, layout: .plain, node: node)
             return
         }
-        let perSample = x.shape.dropFirst().reduce(1, *)
-        let keepsBatch = !resolved.isEmpty && resolved[0] == -1 && (target[0] == 0 || !resolved.dropFirst().contains(-1))
-        guard keepsBatch else {
+        // Axis 0 stays the batch when the target copies it (0) or infers it (-1, leaving no other -1);
+        // the rest of the target then reshapes one sample, with 0s still copying the matching input axis.
+        guard let first = target.first, first == 0 || first == -1 else {
             throw node.error("reshapes the batch dimension (target \(target)); Starling keeps axis 0 as the batch")
         }
-        var rest = Array(resolved.dropFirst())
-        if let i = rest.firstIndex(of: -1) {
-            let known = rest.enumerated().filter { $0.offset != i }.reduce(1) { $0 * $1.element }
-            guard known > 0, perSample % known == 0 else {
-                throw node.error(.shapeMismatch, "cannot reshape \(x.shape) to \(target)")
+        let rest: [Int]
+        do {
+            rest = try Graph.reshapeTarget(Array(x.shape.dropFirst()), to: Array(target.dropFirst()))
+        } catch {
+            if first == -1 {
+                throw node.error("reshapes \(x.shape) to \(target), which moves elements across samples")
             }
-            rest[i] = perSample / known
-        }
-        guard rest.reduce(1, *) == perSample else {
-            throw node.error("reshapes \(x.shape) to \(target), which moves elements across samples")
+            throw node.error(.shapeMismatch, "cannot reshape \(x.shape) to \(target)")
         }
         try reshapeKeepingBatch(x, to: [-1] + rest, node: node)
     }
@@ -184,9 +167,7 @@ extension GraphImporter {
             if let c = constants[name] {
                 let ours = try constantOperand(c, for: acc, node: node)
                 let initName = addInitializer(constantName(name), ours.tensor)
-                guard let shape = broadcastShapes(acc.shape, try legacyAligned(c, to: acc, node: node).shape) else {
-                    throw node.error(.shapeMismatch, "shapes \(acc.shape) and \(c.shape) do not broadcast")
-                }
+                let shape = try broadcast(acc.shape, try legacyAligned(c, to: acc, node: node).shape, node)
                 acc = Value(name: emit(.add, [acc.name, initName], for: node, suffix: suffix), shape: shape, layout: acc.layout)
             } else {
                 let b = try value(name, of: node)
@@ -199,23 +180,31 @@ extension GraphImporter {
                 {
                     throw node.error("broadcasts a computed operand from axis \(axis); only trailing alignment is supported")
                 }
-                guard let shape = broadcastShapes(acc.shape, b.shape) else {
-                    throw node.error(.shapeMismatch, "shapes \(acc.shape) and \(b.shape) do not broadcast")
-                }
+                let shape = try broadcast(acc.shape, b.shape, node)
                 acc = Value(name: emit(.add, [acc.name, b.name], for: node, suffix: suffix), shape: shape, layout: acc.layout)
             }
         }
         values[node.output[0]] = acc
     }
 
+    /// The ONNX shape of a sum of values shaped `a` and `b` (Core's `Graph.broadcast`). A -1 batch
+    /// broadcasts against 1 or another batch only: fixing the batch to a constant's size would make
+    /// the model accept just that one batch size.
+    private func broadcast(_ a: [Int], _ b: [Int], _ node: Onnx_NodeProto) throws(ModelError) -> [Int] {
+        guard let shape = Graph.broadcast(a, b) else {
+            throw node.error(.shapeMismatch, "shapes \(a) and \(b) do not broadcast (-1 is the batch, which broadcasts only with 1)")
+        }
+        try checkSize(shape, node)
+        return shape
+    }
+
     /// A constant operand with opset < 7 `axis` broadcasting turned into numpy (trailing) alignment.
     private func legacyAligned(_ c: ConstantTensor, to x: Value, node: Onnx_NodeProto) throws(ModelError) -> ConstantTensor {
         guard opset < 7, node.int("broadcast") ?? 0 != 0, let axis = node.int("axis") else { return c }
-        let trailing = x.shape.count - axis - c.shape.count
-        guard axis >= 0, trailing >= 0 else {
+        guard (0...x.shape.count).contains(axis), x.shape.count - axis - c.shape.count >= 0 else {
             throw node.error(.invalidGraph, "broadcasts \(c.shape) from axis \(axis) of \(x.shape)")
         }
-        return c.reshaped(c.shape + [Int](repeating: 1, count: trailing))
+        return c.reshaped(c.shape + [Int](repeating: 1, count: x.shape.count - axis - c.shape.count))
     }
 
     /// A constant operand rearranged to broadcast against `x` in the layout Starling stores it in.

@@ -25,7 +25,8 @@ extension GraphImporter {
         let (channels, spatial) = (x.shape[1], Array(x.shape[2...]))
         let groups = node.int("group") ?? 1
         let outChannels = w.shape.first ?? 0
-        guard w.shape.count == x.shape.count, groups >= 1, channels % groups == 0, outChannels % groups == 0,
+        guard w.shape.count == x.shape.count, (1...Swift.max(channels, 1)).contains(groups), channels % groups == 0,
+            outChannels % groups == 0,
             w.shape[1] == channels / groups
         else { throw node.error(.shapeMismatch, "weight \(w.shape) does not fit input \(x.shape) with \(groups) group(s)") }
         let window = try window(of: node, spatial: spatial, kernel: Array(w.shape[2...]))
@@ -57,8 +58,12 @@ extension GraphImporter {
         let (oh, ow) = window.outputSize(height: spatial.count == 2 ? spatial[0] : 1, width: spatial.last!)
         guard oh > 0, ow > 0 else { throw node.error(.shapeMismatch, "window is larger than the padded input \(x.shape)") }
         let shape = spatial.count == 2 ? [x.shape[0], outChannels, oh, ow] : [x.shape[0], outChannels, ow]
+        try checkSize(shape, node)
         return Value(name: emit(op, inputs, for: node), shape: shape, layout: .channelsLast)
     }
+
+    /// The bound (exclusive) on every kernel size, stride, dilation and pad the importer accepts.
+    static let maxWindowSize = 1 << 20
 
     /// The Starling window of a Conv or pooling node over `spatial` (ONNX [H, W] or [L]) sizes.
     func window(of node: Onnx_NodeProto, spatial: [Int], kernel: [Int]) throws(ModelError) -> Window2D {
@@ -69,9 +74,17 @@ extension GraphImporter {
         let strides = node.ints("strides") ?? [Int](repeating: 1, count: rank)
         let dilations = node.ints("dilations") ?? [Int](repeating: 1, count: rank)
         var pads = node.ints("pads") ?? [Int](repeating: 0, count: 2 * rank)
+        // Attributes arrive as Int64s clamped to Int; the cap keeps all window arithmetic (here, in
+        // Core's output sizes and in the int8 kernels' 32-bit geometry) far from overflow.
+        let sane = Self.maxWindowSize
         guard kernel.count == rank, strides.count == rank, dilations.count == rank, pads.count == 2 * rank,
-            (kernel + strides + dilations).allSatisfy({ $0 >= 1 }), pads.allSatisfy({ $0 >= 0 })
-        else { throw node.error(.invalidGraph, "has malformed kernel, strides, dilations or pads for a \(rank)-D input") }
+            (kernel + strides + dilations).allSatisfy({ (1..<sane).contains($0) }), pads.allSatisfy({ (0..<sane).contains($0) })
+        else {
+            throw node.error(
+                .invalidGraph,
+                "has malformed kernel \(kernel), strides \(strides), dilations \(dilations) or pads \(pads) for a \(rank)-D input "
+                    + "(each must be at least 1, pads at least 0, and all below \(sane))")
+        }
         switch node.string("auto_pad") ?? "NOTSET" {
         case "NOTSET", "": break
         case "VALID": pads = [Int](repeating: 0, count: 2 * rank)
@@ -139,6 +152,7 @@ extension GraphImporter {
         var y = x
         y.name = emit(op, [x.name], for: node)
         y.shape = spatial.count == 2 ? [x.shape[0], x.shape[1], oh, ow] : [x.shape[0], x.shape[1], ow]
+        try checkSize(y.shape, node)
         if !isMax {
             y.quant = nil
         } else if x.isInteger, let q = x.quant {

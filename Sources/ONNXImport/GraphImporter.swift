@@ -185,11 +185,8 @@ struct GraphImporter {
                         "\(what) has a symbolic size at axis \(axis); Starling needs fixed sizes except the batch (axis 0)")
                 }
             }
-            var perSample = 1
-            for d in shape.dropFirst(batched ? 1 : 0) {
-                let (product, overflow) = perSample.multipliedReportingOverflow(by: d)
-                guard !overflow, product <= 1 << 31 else { throw ModelError(.unsupportedOp, "\(what) is too large: \(dims)") }
-                perSample = product
+            guard ConstantTensor.elementCount(Array(shape.dropFirst(batched ? 1 : 0))) != nil else {
+                throw ModelError(.unsupportedOp, "\(what) is too large: \(dims)")
             }
             var value = Value(name: input.name, shape: shape)
             if batched && (shape.count == 3 || shape.count == 4) && reachesSpatialOp(input.name) {
@@ -294,6 +291,14 @@ struct GraphImporter {
         initializers[name] = tensor
         if isFrozen { frozen.insert(name) }
         return name
+    }
+
+    /// Refuses a computed value of ONNX `shape` (-1 for the batch) with more than
+    /// `ConstantTensor.maxElements` elements per sample, so no later product of its sizes can overflow.
+    func checkSize(_ shape: [Int], _ node: Onnx_NodeProto) throws(ModelError) {
+        guard ConstantTensor.elementCount(shape.map { Swift.max($0, 1) }) != nil else {
+            throw node.error("computes a tensor of shape \(shape), too many elements per sample")
+        }
     }
 
     /// The preferred Starling name for the constant ONNX value `name`.

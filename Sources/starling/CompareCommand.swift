@@ -21,12 +21,17 @@ struct Compare: ParsableCommand {
     @Flag(help: "Print the result as JSON.")
     var json = false
 
+    func validate() throws {
+        guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
+    }
+
     func run() throws {
         let loaded = try models.map { try ModelFile.read(path: $0) }
         guard let first = loaded.first else { throw ValidationError("give at least one model") }
         guard let label = label ?? first.metadata.labelColumn else { throw ValidationError("give --label") }
         var data = try LabeledData(readTable(data), label: label)
         if let split { data = try data.selecting(rows: try DataSplit.read(path: split).testIndices) }
+        guard !data.labels.isEmpty else { throw ValidationError("the data has no rows") }
         let backend = try KernelBackend(parsing: backend)
         var rows: [CompareRow] = []
         var baseline: [Int]?
@@ -44,7 +49,7 @@ struct Compare: ParsableCommand {
             rows.append(
                 CompareRow(
                     model: path, kind: model.quantization.map { "int8 \($0.mode.rawValue) (\(backend))" } ?? "float32",
-                    fileBytes: try FileIO.read(path).count, accuracy: Float(correct) / Float(max(labels.count, 1)),
+                    fileBytes: try FileIO.size(path), accuracy: Float(correct) / Float(max(labels.count, 1)),
                     agreement: agreement, latencyMicroseconds: timing.latency * 1e6, samplesPerSecond: timing.throughput))
         }
         if json {

@@ -38,7 +38,7 @@ struct Import: ParsableCommand {
             model = try Quantizer(calibration: try CalibrationMethod(parsing: method)).quantize(model, calibrationFeeds: feeds)
         }
         try ModelFile.write(model, path: out)
-        let size = try FileIO.read(out).count
+        let size = try FileIO.size(out)
         if json {
             try Output.json(["out": out, "nodes": "\(model.graph.nodes.count)", "quantized": model.quantization == nil ? "no" : "yes", "bytes": "\(size)"])
         } else {

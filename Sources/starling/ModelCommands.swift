@@ -68,8 +68,8 @@ struct Quantize: ParsableCommand {
         var quantized = try quantizer.quantize(source, calibrationFeeds: feeds)
         quantized.metadata.source = (source.metadata.source.map { $0 + "+" } ?? "") + "quantize"
         try ModelFile.write(quantized, path: out, keepFloatWeights: keepFloat)
-        let before = try FileIO.read(model).count
-        let after = try FileIO.read(out).count
+        let before = try FileIO.size(model)
+        let after = try FileIO.size(out)
         let summary = QuantizeSummary(
             out: out, mode: quantized.quantization!.mode.rawValue, method: dynamic ? nil : method,
             calibrationRows: feeds?.values.first?.shape.first, bytesBefore: before, bytesAfter: after)

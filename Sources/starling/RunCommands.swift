@@ -26,17 +26,8 @@ struct Evaluate: ParsableCommand {
         let feeds = try model.inputs(from: data.features)
         let outputs = try runOptions.run(model, feeds)
         let classifier = model.metadata.task == "classification"
-        let targets: Targets
-        if classifier {
-            let encoder = model.metadata.classes.map(ClassEncoder.init(classes:)) ?? ClassEncoder(
-                classes: (0..<(outputs.shape.last ?? 0)).map(String.init))
-            targets = .classes(try encoder.encode(data.labels))
-        } else {
-            targets = .values(Tensor(shape: [data.labels.count, 1], scalars: try data.labels.map { cell in
-                guard let v = Float(cell) else { throw ModelError(.invalidData, "label '\(cell)' is not a number") }
-                return v
-            }))
-        }
+        let encoder = ClassEncoder(classes: model.metadata.classes ?? (0..<(outputs.shape.last ?? 0)).map(String.init))
+        let targets: Targets = classifier ? .classes(try encoder.encode(data.labels)) : .values(try data.numericTargets())
         let probabilities = model.graph.producer(of: model.graph.outputs[0])?.op == .softmax
         let result = try EvaluationResult.compute(
             outputs: outputs, targets: targets, loss: classifier ? .softmaxCrossEntropy : .meanSquaredError,
@@ -50,9 +41,8 @@ struct Evaluate: ParsableCommand {
         print(Output.table(["", "value"], rows))
         if let perClass = result.perClass {
             print()
-            let names = model.metadata.classes ?? []
             print(Output.table(["class", "support", "correct", "predicted", "recall"], perClass.map { c in
-                [c.label < names.count ? names[c.label] : "\(c.label)", "\(c.support)", "\(c.correct)", "\(c.predicted)",
+                [encoder.name(c.label), "\(c.support)", "\(c.correct)", "\(c.predicted)",
                  c.support > 0 ? Output.percent(Float(c.correct) / Float(c.support)) : "-"]
             }))
         }
@@ -76,7 +66,7 @@ struct Predict: ParsableCommand {
         let ignored = Set([model.metadata.labelColumn].compactMap { $0 })
         let outputs = try runOptions.run(model, try model.inputs(from: table, ignoring: ignored))
         let width = outputs.shape.last ?? 1
-        let names = model.metadata.classes
+        let names = model.metadata.classes.map(ClassEncoder.init(classes:))
         let best = outputs.argmaxRows()
         if json {
             let encoder = JSONEncoder()
@@ -84,7 +74,7 @@ struct Predict: ParsableCommand {
             for r in 0..<(outputs.shape.first ?? 0) {
                 let row = PredictionRow(
                     row: r, outputs: Array(outputs.scalars[(r * width)..<((r + 1) * width)]), argmax: best[r],
-                    label: names.map { best[r] < $0.count ? $0[best[r]] : "\(best[r])" })
+                    label: names?.name(best[r]))
                 print(String(decoding: try encoder.encode(row), as: UTF8.self))
             }
             return
@@ -92,7 +82,7 @@ struct Predict: ParsableCommand {
         var rows: [[String]] = []
         for r in 0..<(outputs.shape.first ?? 0) {
             let values = outputs.scalars[(r * width)..<((r + 1) * width)].map { String(format: "%.4f", $0) }
-            rows.append(["\(r)", names.map { best[r] < $0.count ? $0[best[r]] : "\(best[r])" } ?? "\(best[r])", values.joined(separator: " ")])
+            rows.append(["\(r)", names?.name(best[r]) ?? "\(best[r])", values.joined(separator: " ")])
         }
         print(Output.table(["row", "argmax", "outputs"], rows))
     }

@@ -114,14 +114,7 @@ struct Train: ParsableCommand {
         let classifier = task == "classification"
         let encoder = ClassEncoder(fitting: train.labels)
         func targets(_ data: LabeledData) throws -> Targets {
-            if classifier { return .classes(try encoder.encode(data.labels)) }
-            let values = try data.labels.enumerated().map { row, cell -> Float in
-                guard let v = Float(cell), v.isFinite else {
-                    throw ModelError(.invalidData, "row \(row + 1): label '\(cell)' is not a number")
-                }
-                return v
-            }
-            return .values(Tensor(shape: [values.count, 1], scalars: values))
+            classifier ? .classes(try encoder.encode(data.labels)) : .values(try data.numericTargets())
         }
         let x = try pipeline.transform(train.features)
         let y = try targets(train)
@@ -161,7 +154,7 @@ struct Train: ParsableCommand {
             training: TrainingSummary(config: config, samples: y.count, epochs: reports, test: testResult, dataDigest: nil))
         let model = Model(metadata: metadata, features: pipeline, graph: graph)
         try ModelFile.write(model, path: out)
-        let size = (try? FileIO.read(out).count) ?? 0
+        let size = try FileIO.size(out)
         let summary = TrainSummary(
             out: out, parameters: graph.parameterCount, epochs: epochs, seconds: seconds, fileBytes: size,
             trainLoss: reports.last?.trainLoss, trainAccuracy: reports.last?.trainAccuracy, test: testResult)

@@ -103,7 +103,16 @@ func sgemmMatchesReference(_ t: GemmCase, _ trans: (Bool, Bool)) {
   let ref = referenceGemm(
     ta: ta, tb: tb, m: t.m, n: t.n, k: t.k, alpha: t.alpha, a: a, lda: lda, b: b, ldb: ldb,
     beta: t.beta, c: c, ldc: ldc)
-  sk_sgemm(ta ? 1 : 0, tb ? 1 : 0, t.m, t.n, t.k, t.alpha, a, lda, b, ldb, t.beta, &c, ldc)
+  // A and B end at guard pages right after the last element of their last row; C after its
+  // last row (padding included).
+  let ga = Guarded(Array(a.prefix(aRows == 0 ? 0 : (aRows - 1) * lda + aCols)))
+  let gb = Guarded(Array(b.prefix(bRows == 0 ? 0 : (bRows - 1) * ldb + bCols)))
+  let gc = Guarded(c, readOnly: false)
+  sk_sgemm(
+    ta ? 1 : 0, tb ? 1 : 0, t.m, t.n, t.k, t.alpha, ga.pointer, lda, gb.pointer, ldb, t.beta,
+    gc.pointer, ldc)
+  withExtendedLifetime((ga, gb)) {}
+  c = gc.array
 
   let tol = 1e-6 * Double(t.k + 2)
   var bad = 0
@@ -208,18 +217,20 @@ func im2colAndCol2imAreAdjoint(_ shape: ConvShape) {
   let y = rng.floats(rows * ldr)
 
   // Two row ranges must give the same rows as one; the gap past each row stays untouched.
-  var cols = [Float](repeating: 42, count: rows * ldr)
+  // Input and columns live in guarded memory.
+  let gx = Guarded(x), gcols = Guarded<Float>(repeating: 42, count: rows * ldr)
   let split = rows / 3
-  sk_im2col_f32(&g, cBegin, cCount, x, 0, split, &cols, ldr)
-  cols.withUnsafeMutableBufferPointer {
-    sk_im2col_f32(&g, cBegin, cCount, x, split, rows, $0.baseAddress! + split * ldr, ldr)
-  }
+  sk_im2col_f32(&g, cBegin, cCount, gx.pointer, 0, split, gcols.pointer, ldr)
+  sk_im2col_f32(&g, cBegin, cCount, gx.pointer, split, rows, gcols.pointer + split * ldr, ldr)
+  var cols = gcols.array
   var gaps = 0
   for r in 0..<rows { for j in width..<ldr where cols[r * ldr + j] != 42 { gaps += 1 } }
   #expect(gaps == 0)
 
-  var xg = [Float](repeating: 0, count: shape.inputCount)
-  sk_col2im_f32(&g, cBegin, cCount, y, 0, rows, ldr, &xg)
+  let gy = Guarded(y), gxg = Guarded<Float>(repeating: 0, count: shape.inputCount)
+  sk_col2im_f32(&g, cBegin, cCount, gy.pointer, 0, rows, ldr, gxg.pointer)
+  withExtendedLifetime((gx, gy)) {}
+  let xg = gxg.array
   var masked = y
   for r in 0..<rows { for j in width..<ldr { masked[r * ldr + j] = 0 } }
   for r in 0..<rows { for j in width..<ldr { cols[r * ldr + j] = 0 } }
@@ -317,16 +328,23 @@ func depthwiseForwardAndBackwardMatchNaive(_ shape: ConvShape, _ multiplier: Int
     }
   }
 
-  var out = [Float](repeating: .nan, count: outCount)
-  sk_dwconv2d_f32(&g, multiplier, x, w, bias, &out)
+  // Every operand in guarded memory.
+  let xIn = Guarded(x), wIn = Guarded(w), biasIn = Guarded(bias), gyIn = Guarded(gy)
+  let yOut = Guarded<Float>(repeating: .nan, count: outCount)
+  sk_dwconv2d_f32(&g, multiplier, xIn.pointer, wIn.pointer, biasIn.pointer, yOut.pointer)
+  let out = yOut.array
   let tol = 1e-6 * Double(taps + 2)
   #expect((0..<outCount).allSatisfy { close(out[$0], y[$0], scale: yScale[$0], tol: tol) })
 
   // Backward accumulates: start from ones and subtract them afterwards.
-  var ix = [Float](repeating: 1, count: x.count)
-  var iw = [Float](repeating: 1, count: w.count)
-  var ib = [Float](repeating: 1, count: outC)
-  sk_dwconv2d_backward_f32(&g, multiplier, x, w, gy, &ix, &iw, &ib)
+  let ixOut = Guarded<Float>(repeating: 1, count: x.count)
+  let iwOut = Guarded<Float>(repeating: 1, count: w.count)
+  let ibOut = Guarded<Float>(repeating: 1, count: outC)
+  sk_dwconv2d_backward_f32(
+    &g, multiplier, xIn.pointer, wIn.pointer, gyIn.pointer, ixOut.pointer, iwOut.pointer,
+    ibOut.pointer)
+  withExtendedLifetime((xIn, wIn, biasIn, gyIn)) {}
+  let ix = ixOut.array, iw = iwOut.array, ib = ibOut.array
   let n = Double(outCount)
   #expect((0..<x.count).allSatisfy { close(ix[$0] - 1, gx[$0], scale: gxScale[$0] + 1, tol: tol) })
   #expect(
@@ -401,11 +419,14 @@ func maxPoolMatchesNaive(_ shape: ConvShape, _ ties: Bool) {
   // With ties, the first maximum in (kh, kw) order wins, like Swift's max(by:).
   let x = rng.floats(shape.inputCount).map { ties ? ($0 * 2).rounded(.down) / 2 : $0 }
   let outCount = g.batch * g.out_h * g.out_w * g.in_c
-  var y = [Float](repeating: .nan, count: outCount)
-  var arg = [Int32](repeating: 99, count: outCount)
-  sk_maxpool_f32(&g, x, &y, &arg)
-  var yNoArg = [Float](repeating: .nan, count: outCount)
-  sk_maxpool_f32(&g, x, &yNoArg, nil)
+  // Input and outputs in guarded memory.
+  let input = Guarded(x), output = Guarded<Float>(repeating: .nan, count: outCount)
+  let argOut = Guarded<Int32>(repeating: 99, count: outCount)
+  sk_maxpool_f32(&g, input.pointer, output.pointer, argOut.pointer)
+  let outputNoArg = Guarded<Float>(repeating: .nan, count: outCount)
+  sk_maxpool_f32(&g, input.pointer, outputNoArg.pointer, nil)
+  withExtendedLifetime(input) {}
+  let y = output.array, arg = argOut.array, yNoArg = outputNoArg.array
 
   var expected = [Float](repeating: 0, count: outCount)
   var expectedArg = [Int32](repeating: -1, count: outCount)
@@ -420,9 +441,9 @@ func maxPoolMatchesNaive(_ shape: ConvShape, _ ties: Bool) {
   #expect(arg == expectedArg)
   if shape.pad.top >= shape.kernel.0 { #expect(arg.contains(-1)) }
 
-  let gy = rng.floats(outCount)
-  var gx = [Float](repeating: 0, count: x.count)
-  sk_maxpool_backward_f32(outCount, arg, gy, &gx)
+  let outGrad = Guarded(rng.floats(outCount)), inGrad = Guarded<Float>(repeating: 0, count: x.count)
+  sk_maxpool_backward_f32(outCount, argOut.pointer, outGrad.pointer, inGrad.pointer)
+  let gy = outGrad.array, gx = inGrad.array
   var ref = [Float](repeating: 0, count: x.count)
   for o in 0..<outCount where expectedArg[o] >= 0 { ref[Int(expectedArg[o])] += gy[o] }
   #expect(gx == ref)
@@ -446,11 +467,13 @@ func avgPoolMatchesNaive(_ shape: ConvShape, _ includePad: Bool) {
   var rng = SplitMix64(seed: 15)
   let x = rng.floats(shape.inputCount)
   let outCount = g.batch * g.out_h * g.out_w * g.in_c
-  var y = [Float](repeating: .nan, count: outCount)
-  sk_avgpool_f32(&g, includePad ? 1 : 0, x, &y)
+  let input = Guarded(x), output = Guarded<Float>(repeating: .nan, count: outCount)
+  sk_avgpool_f32(&g, includePad ? 1 : 0, input.pointer, output.pointer)
   let gy = rng.floats(outCount)
-  var gx = [Float](repeating: 0, count: x.count)
-  sk_avgpool_backward_f32(&g, includePad ? 1 : 0, gy, &gx)
+  let outGrad = Guarded(gy), inGrad = Guarded<Float>(repeating: 0, count: x.count)
+  sk_avgpool_backward_f32(&g, includePad ? 1 : 0, outGrad.pointer, inGrad.pointer)
+  withExtendedLifetime((input, outGrad)) {}
+  let y = output.array, gx = inGrad.array
 
   var refY = [Double](repeating: 0, count: outCount)
   var refGx = [Double](repeating: 0, count: x.count)

@@ -48,38 +48,52 @@ let qconvShapes: [QConvShape] = [
     QConvShape(batch: 3, inH: 4, inW: 5, inC: 7, outCPerGroup: 70, kH: 1, kW: 1),  // pointwise, K % 4 != 0
     QConvShape(inH: 3, inW: 5, inC: 9, outCPerGroup: 6, groups: 3, kH: 1, kW: 1),  // last slice reads past
     QConvShape(inH: 4, inW: 4, inC: 64, outCPerGroup: 16, kH: 1, kW: 1),  // pointwise, K % 4 == 0
+    // Pointwise rows read round_up(K, 4) bytes: with 1-3 channels (or a narrow slice at the end
+    // of the tensor) the last 1-3 pixels would read past the input (a 9-byte 3x3x1 image).
+    QConvShape(inH: 3, inW: 3, inC: 1, outCPerGroup: 5, kH: 1, kW: 1),
+    QConvShape(batch: 2, inH: 2, inW: 3, inC: 2, outCPerGroup: 7, kH: 1, kW: 1),
+    QConvShape(inH: 4, inW: 3, inC: 3, outCPerGroup: 18, kH: 1, kW: 1),
+    QConvShape(inH: 1, inW: 1, inC: 1, outCPerGroup: 3, kH: 1, kW: 1),  // fewer pixels than the tail
+    QConvShape(inH: 1, inW: 2, inC: 1, outCPerGroup: 20, kH: 1, kW: 1),
+    QConvShape(inH: 1, inW: 1, inC: 3, outCPerGroup: 4, kH: 1, kW: 1),
+    QConvShape(inH: 3, inW: 4, inC: 2, outCPerGroup: 5, groups: 2, kH: 1, kW: 1),  // 1-channel slices
+    QConvShape(batch: 2, inH: 3, inW: 3, inC: 3, outCPerGroup: 4, groups: 3, kH: 1, kW: 1),
+    QConvShape(inH: 2, inW: 5, inC: 6, outCPerGroup: 9, groups: 3, kH: 1, kW: 1),  // 2-channel slices
+    QConvShape(inH: 5, inW: 3, inC: 10, outCPerGroup: 6, groups: 2, kH: 1, kW: 1),  // 5-channel slices
+    QConvShape(inH: 6, inW: 5, inC: 1, outCPerGroup: 4, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1),
+    QConvShape(inH: 5, inW: 4, inC: 2, outCPerGroup: 3, groups: 2, kH: 2, kW: 2),
     QConvShape(inH: 7, inW: 7, inC: 3, outCPerGroup: 8, kH: 1, kW: 1, strideH: 2, strideW: 2),
     QConvShape(inH: 5, inW: 5, inC: 2, outCPerGroup: 3, kH: 5, kW: 5, padTop: 4, padLeft: 4, padBottom: 4, padRight: 4),
     // Several im2col blocks: K = 576, so a 256 KiB block holds fewer rows than the 625 positions.
     QConvShape(inH: 25, inW: 25, inC: 64, outCPerGroup: 12, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1),
 ]
 
-/// Runs one grouped convolution through sk_qconv2d_requant, one call per group.
+/// Runs one grouped convolution through sk_qconv2d_requant, one call per group. The input, the
+/// output and the scratch (exactly sk_qconv_scratch_size bytes) end at guard pages.
 func runQConv(
     _ isa: sk_isa, _ s: QConvShape, input: [UInt8], zp: UInt8, weights: [[Int8]], qbias: [Int32],
     scale: [Float], outZp: Int32, outMin: Int32
 ) -> [UInt8] {
     var geom = s.geom
     let m = s.batch * s.outH * s.outW, k = s.kH * s.kW * s.inCPerGroup
-    var output = [UInt8](repeating: 0, count: m * s.outC)
+    let x = Guarded(input)
+    let output = Guarded<UInt8>(repeating: 0, count: m * s.outC)
     for g in 0..<s.groups {
         let (packed, colsum) = QKernel.pack(isa, n: s.outCPerGroup, k: k, b: weights[g], ldb: k)
         let channels = g * s.outCPerGroup..<(g + 1) * s.outCPerGroup
         let bias = zip(channels, colsum).map { qbias[$0] - Int32(zp) * $1 }
         let groupScale = Array(scale[channels])
-        // A guard past the scratch size catches a kernel that uses more than it asked for.
-        let size = sk_qconv_scratch_size(isa, &geom, s.inCPerGroup)
-        let scratch = QAligned(bytes: size + 64)
-        let guardBytes = scratch.raw.advanced(by: size).bindMemory(to: UInt8.self, capacity: 64)
-        guardBytes.initialize(repeating: 0xC3, count: 64)
+        let scratch = QAligned(bytes: sk_qconv_scratch_size(isa, &geom, s.inCPerGroup))
         QKernel.withRequant(bias: bias, scale: groupScale, zp: outZp, min: outMin, max: 255) { ep in
             sk_qconv2d_requant(
-                isa, &geom, g * s.inCPerGroup, s.inCPerGroup, input, zp, packed.raw, s.outCPerGroup,
-                ep, &output, s.outC, g * s.outCPerGroup, scratch.raw)
+                isa, &geom, g * s.inCPerGroup, s.inCPerGroup, x.pointer, zp, packed.raw, s.outCPerGroup,
+                ep, output.pointer, s.outC, g * s.outCPerGroup, scratch.raw)
         }
-        #expect((0..<64).allSatisfy { guardBytes[$0] == 0xC3 }, "scratch overrun \(s)")
+        #expect(scratch.intact, "scratch overrun \(s)")
+        withExtendedLifetime(packed) {}
     }
-    return output
+    withExtendedLifetime(x) {}
+    return output.array
 }
 
 @Test func convolutionMatchesNaive() {
@@ -141,8 +155,10 @@ func runQConv(
     let input = rng.bytes(s.batch * s.inH * s.inW * s.inC)
     let cBegin = 2, cCount = 4, row = s.kH * s.kW * cCount, ldr = row + 5
     let p0 = 3, p1 = s.batch * s.outH * s.outW - 2
-    var out = [UInt8](repeating: 0xEE, count: (p1 - p0) * ldr)
-    sk_im2col_u8(&geom, cBegin, cCount, input, p0, p1, 77, &out, ldr)
+    // Guarded input; the output ends with the last row's bytes (its gap up to ldr is not needed).
+    let x = Guarded(input), cols = Guarded<UInt8>(repeating: 0xEE, count: (p1 - p0 - 1) * ldr + row)
+    sk_im2col_u8(&geom, cBegin, cCount, x.pointer, p0, p1, 77, cols.pointer, ldr)
+    let out = cols.array
     var want = [UInt8](repeating: 0xEE, count: out.count)
     for p in p0..<p1 {
         let b = p / (s.outH * s.outW), oy = p % (s.outH * s.outW) / s.outW, ox = p % s.outW
@@ -171,6 +187,8 @@ func depthwiseMatchesNaive(multiplier: Int) {
             inH: 9, inW: 8, inC: 3, kH: 3, kW: 2, strideH: 2, strideW: 3, dilH: 2, dilW: 1, padTop: 2, padLeft: 0, padBottom: 1,
             padRight: 2),
         QConvShape(inH: 3, inW: 4, inC: 300, kH: 3, kW: 3, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1),  // > 256 channels
+        QConvShape(inH: 4, inW: 3, inC: 1, kH: 2, kW: 2, padTop: 1, padLeft: 0, padBottom: 1, padRight: 1),
+        QConvShape(batch: 2, inH: 3, inW: 3, inC: 17, kH: 1, kW: 1),
     ]
     for s in shapes {
         var geom = s.geom
@@ -181,10 +199,14 @@ func depthwiseMatchesNaive(multiplier: Int) {
         let qbias = (0..<oc).map { _ in Int32(rng.int(-5_000...5_000)) }
         let scale = (0..<oc).map { _ in rng.float(0.2, 2) / 1_500 }
         let bias = (0..<oc).map { c in qbias[c] - Int32(zp) * (0..<taps).reduce(0) { $0 + Int32(weights[$1 * oc + c]) } }
-        var got = [UInt8](repeating: 0, count: s.batch * s.outH * s.outW * oc)
+        // Input, weights, epilogue and output in guarded memory.
+        let x = Guarded(input), w = Guarded(weights)
+        let out = Guarded<UInt8>(repeating: 0, count: s.batch * s.outH * s.outW * oc)
         QKernel.withRequant(bias: bias, scale: scale, zp: outZp, min: 0, max: 255) { ep in
-            sk_qdwconv2d_requant(&geom, multiplier, input, zp, weights, ep, &got)
+            sk_qdwconv2d_requant(&geom, multiplier, x.pointer, zp, w.pointer, ep, out.pointer)
         }
+        withExtendedLifetime((x, w)) {}
+        let got = out.array
         var want = got
         for b in 0..<s.batch {
             for oy in 0..<s.outH {

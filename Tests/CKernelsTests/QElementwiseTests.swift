@@ -18,8 +18,9 @@ private func roundAndClamp(_ v: Float, _ zp: Int32, _ lo: Int32, _ hi: Int32) ->
         // Exact ties, both signs, and values the clamp must catch.
         x += (-20...20).map { (Float($0) + 0.5) * scale }
         x += [0, -0.0, .nan, .infinity, -.infinity, 1e30, -1e30, .leastNonzeroMagnitude, 255.5 * scale]
-        var q = [UInt8](repeating: 0, count: x.count)
-        sk_quantize_u8(x.count, x, scale, zp, &q)
+        let input = Guarded(x), out = Guarded<UInt8>(repeating: 0, count: x.count)
+        sk_quantize_u8(x.count, input.pointer, scale, zp, out.pointer)
+        let q = out.array
         let want = x.map { $0.isNaN ? UInt8(zp) : roundAndClamp($0 / scale, zp, 0, 255) }
         #expect(qFirstDifference(q, want) == nil, "scale \(scale) zp \(zp)")
     }
@@ -28,8 +29,9 @@ private func roundAndClamp(_ v: Float, _ zp: Int32, _ lo: Int32, _ hi: Int32) ->
 @Test func dequantizeMatchesFormula() {
     let q = (0...255).map { UInt8($0) }
     for (scale, zp): (Float, Int32) in [(0.1, 128), (0.0031, 0), (2.5, 255)] {
-        var x = [Float](repeating: 0, count: q.count)
-        sk_dequantize_u8(q.count, q, scale, zp, &x)
+        let input = Guarded(q), out = Guarded<Float>(repeating: 0, count: q.count)
+        sk_dequantize_u8(q.count, input.pointer, scale, zp, out.pointer)
+        let x = out.array
         #expect(qFirstDifference(x.map(\.bitPattern), q.map { (Float(Int32($0) - zp) * scale).bitPattern }) == nil)
     }
 }
@@ -39,10 +41,12 @@ private func roundAndClamp(_ v: Float, _ zp: Int32, _ lo: Int32, _ hi: Int32) ->
     for (ka, kb): (Float, Float) in [(0.5, 0.5), (1.3, 0.7), (0.02, 3.1), (40, -40)] {
         let n = 3_001
         let a = rng.bytes(n), b = rng.bytes(n)
+        let ga = Guarded(a), gb = Guarded(b)
         let za = Int32(rng.int(0...255)), zb = Int32(rng.int(0...255)), zo = Int32(rng.int(0...255))
         for (lo, hi): (Int32, Int32) in [(0, 255), (zo, 255), (zo, min(zo + 30, 255))] {
-            var out = [UInt8](repeating: 0, count: n)
-            sk_qadd_u8(n, a, za, ka, b, zb, kb, zo, lo, hi, &out)
+            let result = Guarded<UInt8>(repeating: 0, count: n)
+            sk_qadd_u8(n, ga.pointer, za, ka, gb.pointer, zb, kb, zo, lo, hi, result.pointer)
+            let out = result.array
             let want = (0..<n).map { i in
                 roundAndClamp(Float(Int32(a[i]) - za) * ka + Float(Int32(b[i]) - zb) * kb, zo, lo, hi)
             }
@@ -83,14 +87,46 @@ private func windows(_ s: QConvShape, _ body: (_ out: Int, _ taps: [Int]) -> Voi
     for s in qpoolShapes {
         var geom = s.geom
         let input = rng.bytes(s.batch * s.inH * s.inW * s.inC)
-        var got = [UInt8](repeating: 0xAA, count: s.batch * s.outH * s.outW * s.inC)
-        sk_qmaxpool_u8(&geom, input, &got)
+        let zp = UInt8(rng.int(1...255))
+        let x = Guarded(input), result = Guarded<UInt8>(repeating: 0xAA, count: s.batch * s.outH * s.outW * s.inC)
+        sk_qmaxpool_u8(&geom, x.pointer, zp, result.pointer)
+        let got = result.array
         var want = got
+        // A window entirely in the padding holds the zero point: real 0.0, as in sk_maxpool_f32.
         windows(s) { out, taps in
-            for c in 0..<s.inC { want[out + c] = taps.map { input[$0 + c] }.max() ?? 0 }
+            for c in 0..<s.inC { want[out + c] = taps.map { input[$0 + c] }.max() ?? zp }
         }
         #expect(qFirstDifference(got, want) == nil, "\(s)")
     }
+}
+
+/// Max and average pooling agree with the float kernels on windows that see only padding: both
+/// give real 0.0, i.e. the output zero point.
+@Test func emptyPoolWindowsGiveZeroPoint() {
+    let s = QConvShape(inH: 2, inW: 2, inC: 3, kH: 1, kW: 1, strideH: 1, strideW: 1, padTop: 1, padLeft: 1)
+    var geom = s.geom
+    let x = Guarded([UInt8](repeating: 200, count: s.inH * s.inW * s.inC))
+    let n = s.outH * s.outW * s.inC
+    let maxOut = Guarded<UInt8>(repeating: 0xAA, count: n), avgOut = Guarded<UInt8>(repeating: 0xAA, count: n)
+    sk_qmaxpool_u8(&geom, x.pointer, 77, maxOut.pointer)
+    sk_qavgpool_u8(&geom, 0, x.pointer, 77, 1, 77, avgOut.pointer)
+    let fx = Guarded([Float](repeating: 9.5, count: s.inH * s.inW * s.inC))
+    let fOut = Guarded<Float>(repeating: .nan, count: n)
+    sk_maxpool_f32(&geom, fx.pointer, fOut.pointer, nil)
+    let maxGot = maxOut.array, avgGot = avgOut.array, fGot = fOut.array
+    // Output row 0 and column 0 lie in the padding; the others see one pixel.
+    for oy in 0..<s.outH {
+        for ox in 0..<s.outW {
+            let empty = oy == 0 || ox == 0
+            for c in 0..<s.inC {
+                let o = (oy * s.outW + ox) * s.inC + c
+                #expect(maxGot[o] == (empty ? 77 : 200), "max (\(oy), \(ox))")
+                #expect(avgGot[o] == (empty ? 77 : 200), "avg (\(oy), \(ox))")
+                #expect(fGot[o] == (empty ? 0 : 9.5), "float max (\(oy), \(ox))")
+            }
+        }
+    }
+    withExtendedLifetime((x, fx)) {}
 }
 
 @Test(arguments: [false, true])
@@ -100,9 +136,11 @@ func averagePoolMatchesNaive(includePad: Bool) {
         var geom = s.geom
         let input = rng.bytes(s.batch * s.inH * s.inW * s.inC)
         let zin = Int32(rng.int(0...255)), zout = Int32(rng.int(0...255))
+        let x = Guarded(input)
         for k: Float in [1, 0.73, 2.5] {
-            var got = [UInt8](repeating: 0xAA, count: s.batch * s.outH * s.outW * s.inC)
-            sk_qavgpool_u8(&geom, includePad ? 1 : 0, input, zin, k, zout, &got)
+            let out = Guarded<UInt8>(repeating: 0xAA, count: s.batch * s.outH * s.outW * s.inC)
+            sk_qavgpool_u8(&geom, includePad ? 1 : 0, x.pointer, zin, k, zout, out.pointer)
+            let got = out.array
             var want = got
             windows(s) { out, taps in
                 let count = taps.isEmpty ? 1 : includePad ? s.kH * s.kW : taps.count

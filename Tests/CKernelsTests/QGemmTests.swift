@@ -58,13 +58,16 @@ struct QRandom {
     }
 }
 
-/// 64-byte aligned memory, as the packed weights require.
+/// 64-byte aligned memory, as packed weights and scratch require, ending at a guard page
+/// (with a canary in the few bytes the alignment leaves before it).
 final class QAligned {
-    let raw: UnsafeMutableRawPointer
+    let memory: GuardedBytes
 
-    init(bytes: Int) { raw = .allocate(byteCount: max(bytes, 1), alignment: 64) }
+    init(bytes: Int) { memory = GuardedBytes(count: bytes, alignment: 64) }
 
-    deinit { raw.deallocate() }
+    var raw: UnsafeMutableRawPointer { memory.raw }
+    /// False when something wrote past the end (into the alignment slack).
+    var intact: Bool { memory.intact }
 }
 
 /// The first index where two arrays differ, as "[i]: got vs want", or nil when they are equal.
@@ -81,12 +84,17 @@ enum QKernel {
         (0..<SK_ISA_COUNT.rawValue).map { sk_isa(rawValue: $0) }.filter { sk_isa_available($0) != 0 }
     }
 
-    /// B (n x k, row stride ldb) packed for `isa`, and its column sums.
+    /// B (n x k, row stride ldb) packed for `isa`, and its column sums. B is read from guarded
+    /// memory holding exactly (n - 1) * ldb + k values; the packed buffer, exactly
+    /// sk_qgemm_packed_size bytes, ends at a guard page and is read-only once packed.
     static func pack(_ isa: sk_isa, n: Int, k: Int, b: [Int8], ldb: Int) -> (QAligned, [Int32]) {
         let packed = QAligned(bytes: sk_qgemm_packed_size(isa, n, k))
-        var colsum = [Int32](repeating: 0, count: n)
-        sk_qgemm_pack(isa, n, k, b, ldb, packed.raw, &colsum)
-        return (packed, colsum)
+        let colsum = Guarded<Int32>(repeating: 0x5A5A_5A5A, count: n)
+        let source = Guarded(Array(b.prefix(n == 0 ? 0 : (n - 1) * ldb + k)))
+        sk_qgemm_pack(isa, n, k, source.pointer, ldb, packed.raw, colsum.pointer)
+        #expect(packed.intact, "pack wrote past sk_qgemm_packed_size")
+        packed.memory.makeReadOnly()
+        return (packed, colsum.array)
     }
 
     /// The header's requantization, written independently in Swift.
@@ -97,19 +105,14 @@ enum QKernel {
         return UInt8(Swift.min(Swift.max(q, 0), 255))
     }
 
-    /// Calls `body` with a requantization descriptor over the given arrays.
+    /// Calls `body` with a requantization descriptor over guarded copies of the given arrays.
     static func withRequant<R>(
         bias: [Int32], scale: [Float], zp: Int32, min: Int32, max: Int32,
         _ body: (UnsafePointer<sk_requant>) -> R
     ) -> R {
-        bias.withUnsafeBufferPointer { b in
-            scale.withUnsafeBufferPointer { s in
-                var ep = sk_requant(
-                    bias: b.baseAddress, scale: s.baseAddress, out_zero_point: zp, out_min: min,
-                    out_max: max)
-                return body(&ep)
-            }
-        }
+        let b = Guarded(bias), s = Guarded(scale)
+        var ep = sk_requant(bias: b.pointer, scale: s.pointer, out_zero_point: zp, out_min: min, out_max: max)
+        return withExtendedLifetime((b, s)) { body(&ep) }
     }
 }
 
@@ -166,6 +169,10 @@ struct QGemmCase: CustomStringConvertible {
         outMax = rng.chance(0.3) ? Int32(rng.int(Int(outMin)...255)) : 255
     }
 
+    /// The bytes of A a GEMM may read: whole rows of lda bytes, except the last one, which
+    /// the header only requires to hold round_up(K, 4) bytes.
+    var aBytes: Int { (m - 1) * lda + (k + 3) / 4 * 4 }
+
     func naiveS32(_ i: Int, _ j: Int) -> Int64 {
         var s: Int64 = 0
         for p in 0..<k { s += Int64(a[i * lda + p]) * Int64(b[j * ldb + p]) }
@@ -188,29 +195,29 @@ struct QGemmOutputs {
     }
 }
 
+/// Runs the GEMM with every operand in guarded memory: A holds exactly `aBytes` (so the last
+/// row ends at the documented round_up(K, 4) minimum), bias/scale/fbias exactly N entries, and
+/// the outputs end right after the last column [n0, n1) writes in the last row.
 func runQGemm(_ isa: sk_isa, _ t: QGemmCase, _ n0: Int, _ n1: Int, split: Int? = nil) -> QGemmOutputs {
     let (packed, _) = QKernel.pack(isa, n: t.n, k: t.k, b: t.b, ldb: t.ldb)
-    var s32 = [Int32](repeating: 0x5A5A_5A5A, count: t.m * t.ldc)
-    var u8 = [UInt8](repeating: 0xA5, count: t.m * t.ldc)
-    var f32 = [Float](repeating: -7.25, count: t.m * t.ldc)
+    let a = Guarded(Array(t.a.prefix(t.aBytes)))
+    let outCount = (t.m - 1) * t.ldc + n1
+    let s32 = Guarded<Int32>(repeating: 0x5A5A_5A5A, count: outCount)
+    let u8 = Guarded<UInt8>(repeating: 0xA5, count: outCount)
+    let f32 = Guarded<Float>(repeating: -7.25, count: outCount)
     // The s32 pass optionally in two calls, to check that sub-ranges compose.
     let ranges = split.map { [(n0, $0), ($0, n1)] } ?? [(n0, n1)]
     for (lo, hi) in ranges {
-        sk_qgemm_s32(isa, t.m, t.n, t.k, t.a, t.lda, packed.raw, lo, hi, &s32, t.ldc)
+        sk_qgemm_s32(isa, t.m, t.n, t.k, a.pointer, t.lda, packed.raw, lo, hi, s32.pointer, t.ldc)
     }
     QKernel.withRequant(bias: t.bias, scale: t.scale, zp: t.zp, min: t.outMin, max: t.outMax) {
-        sk_qgemm_requant(isa, t.m, t.n, t.k, t.a, t.lda, packed.raw, n0, n1, $0, &u8, t.ldc)
+        sk_qgemm_requant(isa, t.m, t.n, t.k, a.pointer, t.lda, packed.raw, n0, n1, $0, u8.pointer, t.ldc)
     }
-    t.bias.withUnsafeBufferPointer { b in
-        t.scale.withUnsafeBufferPointer { s in
-            let run = { (fb: UnsafePointer<Float>?) in
-                var ep = sk_dequant(bias: b.baseAddress, scale: s.baseAddress, fbias: fb, relu: t.relu ? 1 : 0)
-                sk_qgemm_dequant(isa, t.m, t.n, t.k, t.a, t.lda, packed.raw, n0, n1, &ep, &f32, t.ldc)
-            }
-            if let fbias = t.fbias { fbias.withUnsafeBufferPointer { run($0.baseAddress) } } else { run(nil) }
-        }
-    }
-    return QGemmOutputs(s32: s32, u8: u8, f32: f32.map(\.bitPattern))
+    let bias = Guarded(t.bias), scale = Guarded(t.scale), fbias = t.fbias.map { Guarded($0) }
+    var dq = sk_dequant(bias: bias.pointer, scale: scale.pointer, fbias: fbias?.pointer, relu: t.relu ? 1 : 0)
+    sk_qgemm_dequant(isa, t.m, t.n, t.k, a.pointer, t.lda, packed.raw, n0, n1, &dq, f32.pointer, t.ldc)
+    withExtendedLifetime((packed, a, bias, scale, fbias)) {}
+    return QGemmOutputs(s32: s32.array, u8: u8.array, f32: f32.array.map(\.bitPattern))
 }
 
 // MARK: - Tests
@@ -329,6 +336,29 @@ func runQGemm(_ isa: sk_isa, _ t: QGemmCase, _ n0: Int, _ n1: Int, split: Int? =
         let want = runQGemm(SK_ISA_REFERENCE, t, 0, t.n)
         for isa in QKernel.isas where isa != SK_ISA_REFERENCE {
             #expect(runQGemm(isa, t, 0, t.n).difference(from: want) == nil, "\(String(cString: sk_isa_name(isa))) \(t)")
+        }
+    }
+}
+
+/// lda exactly round_up(K, 4), the documented minimum, with A ending at a guard page right after
+/// the last row's padding bytes: a backend reading any further faults. The padding bytes hold
+/// random values (they meet zero weights), and every backend must still be exact.
+@Test func minimumLdaStaysInBounds() {
+    var rng = QRandom(seed: 7)
+    for k in [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 15, 17, 31, 33, 63, 65, 129, 255, 257, 1025] {
+        for m in [1, 2, 3, 4, 5, 6, 7, 13] {
+            var t = QGemmCase(&rng, m: m, n: rng.int(1...70), k: k)
+            t.lda = (k + 3) / 4 * 4
+            t.a = rng.bytes(t.m * t.lda)
+            #expect(t.aBytes == t.m * t.lda)
+            let want = runQGemm(SK_ISA_REFERENCE, t, 0, t.n)
+            let exact = (0..<t.m).allSatisfy { i in
+                (0..<t.n).allSatisfy { j in want.s32[i * t.ldc + j] == Int32(t.naiveS32(i, j)) }
+            }
+            #expect(exact, "reference \(t)")
+            for isa in QKernel.isas where isa != SK_ISA_REFERENCE {
+                #expect(runQGemm(isa, t, 0, t.n).difference(from: want) == nil, "\(String(cString: sk_isa_name(isa))) \(t)")
+            }
         }
     }
 }

@@ -6,6 +6,9 @@ struct CLIRunner {
         var status: Int32
         var stdout: String
         var stderr: String
+        /// True when the process exited by itself with a failure status (1 for errors, 64 for
+        /// usage errors), not by a signal such as a crash.
+        var failedCleanly: Bool
     }
 
     static let binDirectory: URL = {
@@ -36,13 +39,21 @@ struct CLIRunner {
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+        return Result(
+            status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+            stderr: String(decoding: stderr, as: UTF8.self),
+            failedCleanly: process.terminationReason == .exit && process.terminationStatus != 0)
     }
 
-    /// A fresh temporary directory.
+    /// A fresh temporary directory (tests remove it with `removeDirectory`).
     static func temporaryDirectory() throws -> String {
         let path = NSTemporaryDirectory() + "starling-cli-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
+    }
+
+    /// Removes a directory made by `temporaryDirectory`.
+    static func removeDirectory(_ path: String) {
+        try? FileManager.default.removeItem(atPath: path)
     }
 }

@@ -4,8 +4,10 @@ import Testing
 /// `starling model ...` end to end through the real executable: happy paths and every kind of
 /// bad input, which must give a message and a non-zero exit, never a crash.
 @Suite("starling model CLI", .serialized)
-struct ModelCommandTests {
+final class ModelCommandTests {
     let dir = try! CLIRunner.temporaryDirectory()
+
+    deinit { CLIRunner.removeDirectory(dir) }
     let split = "data/digits_dirichlet05_20clients.json"
 
     func write(_ name: String, _ text: String) throws -> String {
@@ -76,7 +78,7 @@ struct ModelCommandTests {
         ]
         for (arguments, message) in cases {
             let result = try CLIRunner.run(["model", "train", "--epochs", "1", "--out", dir + "/x.starling"] + arguments)
-            #expect(result.status == 1, "\(arguments)")
+            #expect(result.failedCleanly, "\(arguments)")
             #expect(result.stderr.contains(message), "\(arguments): \(result.stderr)")
         }
     }
@@ -110,7 +112,7 @@ struct ModelCommandTests {
         ]
         for (arguments, message) in cases {
             let result = try CLIRunner.run(["model"] + arguments)
-            #expect(result.status != 0, "\(arguments)")
+            #expect(result.failedCleanly, "\(arguments)")
             #expect(result.stderr.contains(message), "\(arguments): \(result.stderr)")
         }
     }

@@ -14,6 +14,7 @@ struct DataTests {
         #expect(try table.cells("b") == ["x, y", "two\nlines"])
         #expect(try table.cells("c") == ["say \"hi\"", ""])
         #expect(try parse(CSV.render(table)) == table)
+        #expect(try parse("a\n\"\"\n\n1\n").cells("a") == ["", "1"], "a quoted empty row is a row; a blank line is not")
     }
 
     @Test("malformed CSV gives an error naming the line or column", arguments: [
@@ -24,6 +25,7 @@ struct DataTests {
         ("a,\n1,2\n", "no name"),
         ("a,b\n\"1,2\n", "never closed"),
         ("a,b\n1\"x\",2\n", "quote"),
+        ("a,b\n\"x\"y,2\n", "after the closing quote"),
     ])
     func malformed(_ text: String, _ fragment: String) {
         #expect {

@@ -131,4 +131,51 @@ struct ModelFileTests {
     func crc() {
         #expect(CRC32.checksum(Array("123456789".utf8)) == 0xCBF4_3926)
     }
+
+    @Test("bad numbers inside a well-formed header are refused", arguments: [
+        "huge dimensions", "negative offset", "offset past the end", "axis out of range", "scalar with scales",
+        "zero point 300", "zero scale", "huge reshape", "window stride 0", "duplicate classes",
+    ])
+    func badHeaderNumbers(_ damage: String) throws {
+        let bytes = try ModelFile.encode(try Self.sampleModel())
+        let bad = try Self.rewritingHeader(bytes) { header in
+            var tensors = header["tensors"] as! [[String: Any]]
+            var graph = header["graph"] as! [String: Any]
+            var nodes = graph["nodes"] as! [[String: Any]]
+            var quantization = header["quantization"] as! [String: Any]
+            var activations = quantization["activations"] as! [String: [String: Any]]
+            var metadata = header["metadata"] as! [String: Any]
+            let int8 = tensors.firstIndex { $0["dtype"] as? String == "int8" }!
+            switch damage {
+            case "huge dimensions": tensors[0]["shape"] = [1 << 30, 1 << 30, 4]
+            case "negative offset": tensors[0]["offset"] = -64
+            case "offset past the end": tensors[0]["offset"] = Int.max - 8
+            case "axis out of range": tensors[int8]["axis"] = 7
+            case "scalar with scales":
+                tensors[int8]["shape"] = []
+                tensors[int8]["length"] = 1
+            case "zero point 300": activations["input"]!["zeroPoint"] = 300
+            case "zero scale": activations["input"]!["scale"] = 0
+            case "huge reshape":
+                nodes.append(["name": "big", "op": ["kind": "reshape", "shape": [-1, 1 << 62, 1 << 62]], "inputs": ["probabilities"], "output": "big"])
+                graph["outputs"] = ["big"]
+            case "window stride 0":
+                let i = nodes.firstIndex { ($0["op"] as! [String: Any])["kind"] as? String == "max_pool" }!
+                var op = nodes[i]["op"] as! [String: Any]
+                var window = op["window"] as! [String: Any]
+                window["stride"] = [0, 0]
+                op["window"] = window
+                nodes[i]["op"] = op
+            case "duplicate classes": metadata["classes"] = ["a", "a", "c"]
+            default: Issue.record("unknown damage \(damage)")
+            }
+            graph["nodes"] = nodes
+            quantization["activations"] = activations
+            header["tensors"] = tensors
+            header["graph"] = graph
+            header["quantization"] = quantization
+            header["metadata"] = metadata
+        }
+        #expect(throws: ModelError.self) { try ModelFile.decode(bad) }
+    }
 }

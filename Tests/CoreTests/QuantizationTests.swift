@@ -165,4 +165,78 @@ struct QuantizationTests {
         #expect { try program.run(["input": x], workspace: ws) } throws: { ($0 as? ModelError)?.code == .nonFinite }
         #expect(throws: ModelError.self) { try Int8Program(model: Model(metadata: ModelMetadata(name: "f"), graph: Self.cnn())) }
     }
+
+    @Test("convolutions and pooling after a reshape use the reshaped geometry")
+    func reshapeThenConv() throws {
+        var random = RandomSource(seed: 21)
+        func tensor(_ shape: [Int]) -> Tensor {
+            Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in random.uniform(-0.5, 0.5) })
+        }
+        // global pool → [N, 6] → reshape [N, 1, 1, 6] → 1×1 conv (a squeeze-excite style head),
+        // and flatten → reshape [N, 2, 3, 4] → max pool.
+        let nodes = [
+            Node(name: "c", op: .conv2d(window: .square(3, same: true), groups: 1), inputs: ["input", "c.w"], output: "c"),
+            Node(name: "gap", op: .globalAvgPool, inputs: ["c"], output: "gap"),
+            Node(name: "r", op: .reshape(shape: [0, 1, 1, 6]), inputs: ["gap"], output: "r"),
+            Node(name: "pw", op: .conv2d(window: Window2D(kernel: [1, 1]), groups: 1), inputs: ["r", "pw.w", "pw.b"], output: "pw"),
+            Node(name: "f", op: .flatten, inputs: ["pw"], output: "f"),
+            Node(name: "r2", op: .reshape(shape: [-1, 2, 3, 4]), inputs: ["f"], output: "r2"),
+            Node(name: "mp", op: .maxPool(window: .square(2, stride: 1)), inputs: ["r2"], output: "mp"),
+            Node(name: "out", op: .flatten, inputs: ["mp"], output: "y"),
+        ]
+        let graph = Graph(
+            inputs: [ValueSpec(name: "input", shape: [-1, 5, 5, 2])], outputs: ["y"], nodes: nodes,
+            initializers: ["c.w": tensor([6, 3, 3, 2]), "pw.w": tensor([24, 1, 1, 6]), "pw.b": tensor([24])])
+        var x = Tensor(shape: [16, 5, 5, 2])
+        for i in 0..<x.count { x.scalars[i] = random.uniform(-1, 1) }
+        let model = try Quantizer().quantize(Model(metadata: ModelMetadata(name: "se"), graph: graph), calibrationFeeds: ["input": x])
+        let float = try FloatRunner(graph: model.graph).run(["input": x])[0]
+        let reference = try Int8Program(model: model, backend: .reference)
+        #expect(reference.stepKinds.contains("conv:u8") && reference.stepKinds.contains("max_pool:u8"), "\(reference.stepKinds)")
+        let expected = try reference.run(["input": x], workspace: reference.makeWorkspace())[0]
+        #expect(expected.shape == [16, 8])
+        let step = model.quantization!.activations["y"]!.scale
+        for (a, b) in zip(float.scalars, expected.scalars) { #expect(abs(a - b) <= 4 * step, "\(a) vs \(b)") }
+        for backend in KernelBackend.available {
+            let program = try Int8Program(model: model, backend: backend)
+            #expect(try program.run(["input": x], workspace: program.makeWorkspace())[0] == expected, "\(backend)")
+        }
+    }
+
+    @Test("an output that is the input itself gets its own buffer")
+    func outputIsInput() throws {
+        let graph = Graph(
+            inputs: [ValueSpec(name: "x", shape: [-1, 3])], outputs: ["x", "y"],
+            nodes: [Node(name: "f", op: .flatten, inputs: ["x"], output: "y")])
+        let model = try Quantizer().quantize(Model(metadata: ModelMetadata(name: "id"), graph: graph))
+        let program = try Int8Program(model: model)
+        let ws = program.makeWorkspace()
+        let x = Tensor(shape: [2, 3], scalars: [1, 2, 3, 4, 5, 6])
+        #expect(try program.run(["x": x], workspace: ws) == [x, x])
+        let other = Tensor(shape: [1, 3], scalars: [7, 8, 9])
+        #expect(try program.run(["x": other], workspace: ws) == [other, other])
+    }
+
+    @Test("invalid quantization parameters in a model are refused, not trapped on")
+    func invalidParameters() throws {
+        let model = try Self.quantizedCNN()
+        var cases: [(String, (inout QuantizationSpec) -> Void)] = [
+            ("zero point 300", { $0.activations["input"]!.zeroPoint = 300 }),
+            ("scale 0", { $0.activations["c1"]!.scale = 0 }),
+            ("NaN scale", { $0.activations["r1"]!.scale = .nan }),
+            ("weight scales on the wrong axis", { $0.weights["fc1.w"]!.axis = 1 }),
+            ("too few weight scales", { $0.weights["fc1.w"]!.scales.removeLast() }),
+            ("negative weight scale", { $0.weights["c1.w"]!.scales[0] = -1 }),
+            ("enforced value without parameters", { $0.enforced = ["nowhere"] }),
+        ]
+        if model.quantization!.biases["fc1.b"] != nil {
+            cases.append(("bias of the wrong length", { $0.biases["fc1.b"]!.values.removeLast() }))
+        }
+        for (name, damage) in cases {
+            var bad = model
+            damage(&bad.quantization!)
+            #expect(throws: ModelError.self, "\(name)") { try bad.validate() }
+            #expect(throws: ModelError.self, "\(name)") { try ModelFile.encode(bad) }
+        }
+    }
 }

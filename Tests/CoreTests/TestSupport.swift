@@ -17,11 +17,4 @@ enum TestSupport {
         let split = try! DataSplit.read(path: root + "/data/digits_dirichlet05_20clients.json")
         return (try! data.selecting(rows: split.trainIndices), try! data.selecting(rows: split.testIndices))
     }()
-
-    /// A fresh temporary directory, removed by the caller.
-    static func temporaryDirectory() -> String {
-        let path = NSTemporaryDirectory() + "starling-test-" + UUID().uuidString
-        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
-    }
 }

@@ -45,6 +45,11 @@ enum Fixtures {
         return try ConstantTensor(proto, what: url.lastPathComponent).tensor
     }
 
+    /// How many fixture folders each group holds. `cases(in:)` finds none when the folder is missing
+    /// (a resource not copied, a moved file), which would let a parameterized test pass on zero cases;
+    /// `FloatFixtureTests.everyFixtureFolderIsFound` holds the counts to these numbers.
+    static let expectedCaseCounts = ["onnx-conformance": 29, "ort": 10]
+
     /// All fixture folders under `group` ("onnx-conformance" or "ort").
     static func cases(in group: String) -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder(group).path)) ?? []
@@ -94,10 +99,14 @@ enum Check {
     }
 
     /// Largest violation ratio of |a − e| ≤ atol + rtol·|e| (≤ 1 passes) and the largest absolute error, over the finite expected values.
+    /// Any NaN or infinite actual value fails outright (both results are infinity): `Swift.max(x, NaN)`
+    /// returns x, so a NaN output would otherwise vanish from the maxima.
     static func compare(_ actual: Tensor, _ expected: Tensor, rtol: Float, atol: Float) -> (worst: Float, maxAbs: Float) {
         var worst: Float = 0
         var maxAbs: Float = 0
-        for (a, e) in zip(actual.scalars, expected.scalars) where e.isFinite {
+        for (a, e) in zip(actual.scalars, expected.scalars) {
+            guard a.isFinite else { return (.infinity, .infinity) }
+            guard e.isFinite else { continue }
             let d = abs(a - e)
             maxAbs = max(maxAbs, d)
             worst = max(worst, d / (atol + rtol * abs(e)))

@@ -44,6 +44,15 @@ import Testing
         }
     }
 
+    /// The parameterized fixture tests run on every case: a missing fixture folder fails here instead
+    /// of leaving them with nothing to check.
+    @Test func everyFixtureFolderIsFound() {
+        for (group, count) in Fixtures.expectedCaseCounts.sorted(by: { $0.key < $1.key }) {
+            let found = Fixtures.cases(in: group)
+            #expect(found.count == count, "\(group) under \(Fixtures.root.path): \(found)")
+        }
+    }
+
     /// ORT float cases: |a − e| ≤ 1e-6 + 1e-4·|e| (fixtures README: rtol 1e-4, atol 1e-6 near zero).
     @Test(arguments: ["mlp_gemm", "mlp_matmul", "cnn_nchw", "cnn_misc"])
     func ortFloatCase(_ name: String) throws {

@@ -43,6 +43,17 @@ struct ONNXBuilder {
         graph.initializer.append(t)
     }
 
+    /// Adds an initializer of integer element type `type` (int8, uint8, int32, ...), stored in
+    /// `int32_data` as ONNX does for the narrow types.
+    mutating func integerInitializer(_ name: String, _ type: ElementType, _ shape: [Int], _ values: [Int32]) {
+        var t = Onnx_TensorProto()
+        t.name = name
+        t.dims = shape.map(Int64.init)
+        t.dataType = type.rawValue
+        t.int32Data = values
+        graph.initializer.append(t)
+    }
+
     /// Adds a node with integer, integer-list, float and string attributes.
     mutating func node(
         _ op: String, _ inputs: [String], _ outputs: [String], name: String = "", domain: String = "", ints: [String: Int] = [:],

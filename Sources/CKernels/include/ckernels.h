@@ -107,8 +107,11 @@ void sk_im2col_u8(const sk_conv_geom* g, size_t c_begin, size_t c_count, const u
 /// N = out channels of the group, K = kernel_h*kernel_w*c_count in (kh, kw, c) order.
 /// Reads input channels [c_begin, c_begin+c_count), writes output channels
 /// [oc_begin, oc_begin+N) of an output tensor with out_c channels.
-/// `scratch` must hold sk_qconv_scratch_size(...) bytes (64-byte aligned). 1x1 stride-1
-/// unpadded convolutions over all channels skip im2col.
+/// `scratch` must hold sk_qconv_scratch_size(isa, g, c_count) bytes (64-byte aligned), enough
+/// for any c_begin. `isa` is reserved: the size does not depend on the backend today, the
+/// argument is kept for API stability. 1x1 stride-1 unpadded convolutions skip im2col: the
+/// input pixels are the GEMM rows, except the last few (whose round_up(K, 4)-byte reads could
+/// run past the tensor), which go through scratch; the input is only read within its bounds.
 size_t sk_qconv_scratch_size(sk_isa isa, const sk_conv_geom* g, size_t c_count);
 void sk_qconv2d_requant(sk_isa isa, const sk_conv_geom* g, size_t c_begin, size_t c_count,
                         const uint8_t* input, uint8_t in_zero_point, const void* packed,
@@ -132,8 +135,10 @@ void sk_dequantize_u8(size_t n, const uint8_t* q, float scale, int32_t zp, float
 /// with ka = sa / so and kb = sb / so computed by the caller.
 void sk_qadd_u8(size_t n, const uint8_t* a, int32_t za, float ka, const uint8_t* b, int32_t zb,
                 float kb, int32_t zo, int32_t out_min, int32_t out_max, uint8_t* out);
-/// Max pooling on uint8 (scale and zero point pass through); padding is ignored.
-void sk_qmaxpool_u8(const sk_conv_geom* g, const uint8_t* input, uint8_t* output);
+/// Max pooling on uint8 (scale and zero point pass through); padding is ignored. A window
+/// entirely in the padding yields zero_point (real 0.0, as sk_maxpool_f32 and sk_qavgpool_u8).
+void sk_qmaxpool_u8(const sk_conv_geom* g, const uint8_t* input, uint8_t zero_point,
+                    uint8_t* output);
 /// Average pooling: sum of (q - zin) over the window, divided by the count (the full window
 /// when count_include_pad, else the valid positions), times k = sin / sout, rhe, + zout.
 void sk_qavgpool_u8(const sk_conv_geom* g, int count_include_pad, const uint8_t* input,

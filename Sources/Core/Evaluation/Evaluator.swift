@@ -95,13 +95,9 @@ public struct Evaluator: Sendable {
             let pass = try runner.forward(feeds.mapValues { $0.rows(range) }, training: false, stopAfter: [value])
             parts.append(pass.values[value]!)
         }
-        let outputs = Tensor.concatenateRows(parts)
+        // The loss value is the softmax's input (logits) when the graph ends in a softmax.
         return try EvaluationResult.compute(
-            outputs: outputs, targets: targets, loss: loss, outputsAreProbabilities: value == graph.outputs[0] && isSoftmaxOutput)
-    }
-
-    private var isSoftmaxOutput: Bool {
-        graph.producer(of: graph.outputs[0])?.op == .softmax
+            outputs: Tensor.concatenateRows(parts), targets: targets, loss: loss, outputsAreProbabilities: false)
     }
 }
 

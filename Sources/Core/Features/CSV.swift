@@ -16,9 +16,11 @@ public enum CSV {
             field.removeAll(keepingCapacity: true)
             fieldWasQuoted = false
         }
+        var rowHasBytes = false
         func endRow() throws(ModelError) {
+            let blank = row.isEmpty && field.isEmpty && !fieldWasQuoted && !rowHasBytes
             endField()
-            let blank = row.count == 1 && row[0].isEmpty
+            rowHasBytes = false
             if !blank {
                 if let header = rows.first, row.count != header.count {
                     throw ModelError(
@@ -31,8 +33,14 @@ public enum CSV {
         }
         let quote = UInt8(ascii: "\""), comma = UInt8(ascii: ","), newline = UInt8(ascii: "\n"), cr = UInt8(ascii: "\r")
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { i = 3 }
+        var closedQuote = false
         while i < bytes.count {
             let b = bytes[i]
+            if b != newline && b != cr { rowHasBytes = true }
+            if closedQuote && b != comma && b != newline && b != cr {
+                throw ModelError(.invalidData, "line \(line): text after the closing quote of a field")
+            }
+            closedQuote = false
             if inQuotes {
                 if b == quote {
                     if i + 1 < bytes.count && bytes[i + 1] == quote {
@@ -40,6 +48,7 @@ public enum CSV {
                         i += 1
                     } else {
                         inQuotes = false
+                        closedQuote = true
                     }
                 } else {
                     if b == newline { line += 1 }
@@ -65,7 +74,7 @@ public enum CSV {
             i += 1
         }
         guard !inQuotes else { throw ModelError(.invalidData, "line \(rowStartLine): a quoted field is never closed") }
-        if !field.isEmpty || !row.isEmpty { try endRow() }
+        if !field.isEmpty || !row.isEmpty || fieldWasQuoted { try endRow() }
         guard let header = rows.first else { throw ModelError(.invalidData, "the CSV is empty (no header row)") }
         if let blank = header.firstIndex(where: { $0.trimmed.isEmpty }) {
             throw ModelError(.invalidData, "header column \(blank + 1) has no name")

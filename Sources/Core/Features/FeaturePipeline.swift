@@ -100,9 +100,9 @@ public struct FeaturePipeline: Codable, Sendable, Equatable {
                     throw fail("bucket boundaries must be increasing")
                 }
             case .hashTokens(let buckets, let maxTokens, _):
-                guard n == 1, buckets > 0, maxTokens > 0 else { throw fail("token hashing reads one column into buckets > 0") }
+                guard n == 1, buckets > 0, (1...(1 << 16)).contains(maxTokens) else { throw fail("token hashing reads one column into buckets > 0") }
             case .image(let h, let w, let c, _, _):
-                guard h * w * c == n else { throw fail("image \(h)x\(w)x\(c) needs \(h * w * c) columns, has \(n)") }
+                guard h > 0, w > 0, c > 0, Graph.elementCount([h, w, c]) == n else { throw fail("image \(h)x\(w)x\(c) needs \(h * w * c) columns, has \(n)") }
                 if steps.contains(where: { $0.target == step.target && $0 != step }) {
                     throw fail("an image step must be the only step of its input '\(step.target)'")
                 }

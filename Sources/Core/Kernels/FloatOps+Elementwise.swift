@@ -9,35 +9,6 @@ import Darwin
 extension FloatOps {
     // MARK: - Broadcasting add
 
-    /// For each output element, the flat index into a tensor of `shape` broadcast to `out`.
-    static func broadcastIndices(_ shape: [Int], to out: [Int]) -> [Int] {
-        let rank = out.count
-        let padded = [Int](repeating: 1, count: rank - shape.count) + shape
-        var strides = [Int](repeating: 0, count: rank)
-        var step = 1
-        for axis in stride(from: rank - 1, through: 0, by: -1) {
-            strides[axis] = padded[axis] == 1 ? 0 : step
-            step *= padded[axis]
-        }
-        let total = out.reduce(1, *)
-        var indices = [Int](repeating: 0, count: total)
-        var counter = [Int](repeating: 0, count: rank)
-        var flat = 0
-        for i in 0..<total {
-            indices[i] = flat
-            var axis = rank - 1
-            while axis >= 0 {
-                counter[axis] += 1
-                flat += strides[axis]
-                if counter[axis] < out[axis] { break }
-                flat -= strides[axis] * counter[axis]
-                counter[axis] = 0
-                axis -= 1
-            }
-        }
-        return indices
-    }
-
     static func add(_ a: Tensor, _ b: Tensor) -> Tensor {
         if a.shape == b.shape {
             var y = a.scalars
@@ -54,8 +25,8 @@ extension FloatOps {
             y.withUnsafeMutableBufferPointer { yp in addRowBias(yp, rows: a.count / max(b.count, 1), bias: b.scalars) }
             return Tensor(shape: out, scalars: y)
         }
-        let ia = broadcastIndices(a.shape, to: out)
-        let ib = broadcastIndices(b.shape, to: out)
+        let ia = Tensor.broadcastIndices(a.shape, to: out)
+        let ib = Tensor.broadcastIndices(b.shape, to: out)
         var y = [Float](repeating: 0, count: ia.count)
         for i in 0..<ia.count { y[i] = a.scalars[ia[i]] + b.scalars[ib[i]] }
         return Tensor(shape: out, scalars: y)
@@ -64,7 +35,7 @@ extension FloatOps {
     /// The gradient of one broadcast operand: dy summed over the broadcast axes.
     static func reduceBroadcast(_ dy: Tensor, to shape: [Int]) -> Tensor {
         if dy.shape == shape { return dy }
-        let indices = broadcastIndices(shape, to: dy.shape)
+        let indices = Tensor.broadcastIndices(shape, to: dy.shape)
         var g = [Float](repeating: 0, count: shape.reduce(1, *))
         for i in 0..<indices.count { g[indices[i]] += dy.scalars[i] }
         return Tensor(shape: shape, scalars: g)
@@ -74,15 +45,8 @@ extension FloatOps {
 
     static func activation(_ op: Op, _ x: Tensor) -> Tensor {
         var y = x.scalars
-        y.withUnsafeMutableBufferPointer { p in
-            switch op {
-            case .relu: for i in 0..<p.count { p[i] = max(p[i], 0) }
-            case .relu6: for i in 0..<p.count { p[i] = min(max(p[i], 0), 6) }
-            case .sigmoid: for i in 0..<p.count { p[i] = 1 / (1 + expf(-p[i])) }
-            case .tanh: for i in 0..<p.count { p[i] = tanhf(p[i]) }
-            default: preconditionFailure("\(op.kind) is not an activation")
-            }
-        }
+        guard !y.isEmpty else { return x }
+        y.withUnsafeMutableBufferPointer { p in Elementwise.activation(op, p.baseAddress!, p.baseAddress!, count: p.count) }
         return Tensor(shape: x.shape, scalars: y)
     }
 
@@ -110,19 +74,9 @@ extension FloatOps {
     static func softmax(_ x: Tensor) -> Tensor {
         let n = x.shape.last ?? 1
         var y = x.scalars
+        guard !y.isEmpty else { return x }
         y.withUnsafeMutableBufferPointer { p in
-            for r in 0..<(p.count / max(n, 1)) {
-                let row = UnsafeMutableBufferPointer(rebasing: p[(r * n)..<(r * n + n)])
-                var top = -Float.infinity
-                for v in row { top = max(top, v) }
-                var sum: Float = 0
-                for j in 0..<n {
-                    row[j] = expf(row[j] - top)
-                    sum += row[j]
-                }
-                let inv = 1 / sum
-                for j in 0..<n { row[j] *= inv }
-            }
+            Elementwise.softmax(p.baseAddress!, p.baseAddress!, rows: p.count / max(n, 1), width: n)
         }
         return Tensor(shape: x.shape, scalars: y)
     }

@@ -63,8 +63,9 @@ final class XNNPACKConvolution: @unchecked Sendable {
     ) -> Bool {
         let inCount = batch * height * width * inputChannels
         let outCount = outputPositions * outputChannels
-        input.reserve(inCount)
-        output.reserve(outCount)
+        // XNNPACK may read (and vector-store) up to XNN_EXTRA_BYTES past the ends of its buffers.
+        input.reserve(inCount + Int(XNN_EXTRA_BYTES))
+        output.reserve(outCount + Int(XNN_EXTRA_BYTES))
         let src = input.pointer.assumingMemoryBound(to: UInt8.self)
         for i in 0..<inCount { src[i] = source[i] ^ 0x80 }
         let status = xnn_setup_convolution2d_nhwc_qc8(

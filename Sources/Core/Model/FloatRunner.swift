@@ -55,7 +55,7 @@ public struct FloatRunner: Sendable {
                 if let v = pass.values[name] ?? graph.initializers[name] { return v }
                 throw ModelError(.invalidGraph, "node '\(node.name)' reads missing value '\(name)'")
             }
-            pass.values[node.output] = Self.forwardNode(node, inputs, training: training, pass: &pass)
+            pass.values[node.output] = try Self.forwardNode(node, inputs, training: training, pass: &pass)
             remaining.remove(node.output)
             if !stopAfter.isEmpty && remaining.isEmpty { break }
         }
@@ -63,12 +63,12 @@ public struct FloatRunner: Sendable {
     }
 
     /// Evaluates one node in inference mode.
-    static func infer(_ node: Node, _ inputs: [Tensor]) -> Tensor {
+    static func infer(_ node: Node, _ inputs: [Tensor]) throws(ModelError) -> Tensor {
         var pass = Pass(values: [:])
-        return forwardNode(node, inputs, training: false, pass: &pass)
+        return try forwardNode(node, inputs, training: false, pass: &pass)
     }
 
-    private static func forwardNode(_ node: Node, _ x: [Tensor], training: Bool, pass: inout Pass) -> Tensor {
+    private static func forwardNode(_ node: Node, _ x: [Tensor], training: Bool, pass: inout Pass) throws(ModelError) -> Tensor {
         switch node.op {
         case .dense:
             return FloatOps.dense(x[0], x[1], x.count > 2 ? x[2] : nil)
@@ -87,7 +87,7 @@ public struct FloatRunner: Sendable {
         case .flatten:
             return x[0].reshaped([x[0].shape[0], x[0].count / max(x[0].shape[0], 1)])
         case .reshape:
-            let shape = try! Graph.outputShape(of: node, inputs: [x[0].shape])
+            let shape = try Graph.outputShape(of: node, inputs: [x[0].shape])
             return x[0].reshaped(shape)
         case .add:
             return FloatOps.add(x[0], x[1])

@@ -4,7 +4,13 @@ extension Graph {
     public func inferShapes(batch: Int) throws(ModelError) -> [String: [Int]] {
         var shapes: [String: [Int]] = [:]
         for (name, tensor) in initializers { shapes[name] = tensor.shape }
-        for input in inputs { shapes[input.name] = input.shape.map { $0 < 0 ? batch : $0 } }
+        for input in inputs {
+            let shape = input.shape.map { $0 < 0 ? batch : $0 }
+            guard Self.elementCount(shape) != nil else {
+                throw ModelError(.shapeMismatch, "input '\(input.name)' has an impossible shape \(input.shape)")
+            }
+            shapes[input.name] = shape
+        }
         for node in nodes {
             var inputShapes: [[Int]] = []
             for input in node.inputs {
@@ -13,9 +19,31 @@ extension Graph {
                 }
                 inputShapes.append(shape)
             }
-            shapes[node.output] = try Self.outputShape(of: node, inputs: inputShapes)
+            let shape = try Self.outputShape(of: node, inputs: inputShapes)
+            guard Self.elementCount(shape) != nil else {
+                throw ModelError(.shapeMismatch, "node '\(node.name)' would produce an impossible shape \(shape)")
+            }
+            shapes[node.output] = shape
         }
         return shapes
+    }
+
+    /// Largest dimension and element count a graph may have (keeps size arithmetic exact).
+    public static let maxDimension = 1 << 31
+    /// Largest number of elements in one tensor.
+    public static let maxElements = 1 << 40
+
+    /// The element count of `shape`, or nil when a dimension is negative or the count is too
+    /// large to be a real tensor.
+    public static func elementCount(_ shape: [Int]) -> Int? {
+        var total = 1
+        for d in shape {
+            guard d >= 0, d <= maxDimension else { return nil }
+            let (product, overflow) = total.multipliedReportingOverflow(by: d)
+            guard !overflow, product <= maxElements else { return nil }
+            total = product
+        }
+        return total
     }
 
     /// Numpy broadcasting of two shapes, or nil when they do not broadcast.
@@ -126,6 +154,12 @@ extension Graph {
         }
     }
 
+    /// The shape a row-major reshape of `x` to `target` produces: one −1 is inferred and 0
+    /// copies the input dimension (ONNX rules).
+    public static func reshapeTarget(_ x: [Int], to target: [Int]) throws(ModelError) -> [Int] {
+        try reshape(x, to: target) { ModelError(.shapeMismatch, "reshape of \(x) to \(target): \($0)") }
+    }
+
     private static func reshape(_ x: [Int], to target: [Int], fail: (String) -> ModelError) throws(ModelError) -> [Int] {
         var out = target
         var inferred: Int?
@@ -136,17 +170,19 @@ extension Graph {
             } else if d == -1 {
                 guard inferred == nil else { throw fail("more than one -1 in \(target)") }
                 inferred = i
-            } else if d < 0 {
+            } else if d < 0 || d > maxDimension {
                 throw fail("invalid dimension \(d) in \(target)")
             }
         }
         let total = x.reduce(1, *)
         if let i = inferred {
-            let known = out.enumerated().filter { $0.offset != i }.reduce(1) { $0 * $1.element }
-            guard known > 0, total % known == 0 else { throw fail("cannot reshape \(x) to \(target)") }
+            let others = out.enumerated().filter { $0.offset != i }.map(\.element)
+            guard let known = elementCount(others), known > 0, total % known == 0 else {
+                throw fail("cannot reshape \(x) to \(target)")
+            }
             out[i] = total / known
         }
-        guard out.reduce(1, *) == total else { throw fail("cannot reshape \(x) to \(target)") }
+        guard elementCount(out) == total else { throw fail("cannot reshape \(x) to \(target)") }
         return out
     }
 }

@@ -103,6 +103,9 @@ public struct Graph: Sendable, Equatable {
         for (name, tensor) in initializers where !tensor.isFinite {
             throw ModelError(.nonFinite, "initializer '\(name)' holds NaN or infinity")
         }
+        for output in outputs where initializers[output] != nil {
+            throw ModelError(.invalidGraph, "graph output '\(output)' is a constant, not a computed value")
+        }
         _ = try inferShapes(batch: 1)
     }
 

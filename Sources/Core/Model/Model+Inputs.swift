@@ -25,7 +25,4 @@ extension Model {
         }
         return [spec.name: Tensor(shape: [rows] + sample, scalars: scalars)]
     }
-
-    /// Output names and class labels for printing predictions.
-    public var classNames: [String]? { metadata.classes }
 }

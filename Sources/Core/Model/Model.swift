@@ -101,6 +101,10 @@ public struct Model: Sendable, Equatable {
                     throw ModelError(.invalidGraph, "quantized weight '\(name)' does not match a graph initializer")
                 }
             }
+            try quantization.validate(graph: graph)
+        }
+        if let classes = metadata.classes, Set(classes).count != classes.count {
+            throw ModelError(.invalidGraph, "the model's class names are not unique")
         }
     }
 }

@@ -36,9 +36,10 @@ public struct Window2D: Codable, Sendable, Equatable {
 
     /// Checks the window is well formed, naming the node on failure.
     func validate(node: String) throws(ModelError) {
+        let limit = 1 << 20
         guard kernel.count == 2, stride.count == 2, dilation.count == 2, padding.count == 4,
-            kernel.allSatisfy({ $0 >= 1 }), stride.allSatisfy({ $0 >= 1 }), dilation.allSatisfy({ $0 >= 1 }),
-            padding.allSatisfy({ $0 >= 0 })
+            kernel.allSatisfy({ (1...limit).contains($0) }), stride.allSatisfy({ (1...limit).contains($0) }),
+            dilation.allSatisfy({ (1...limit).contains($0) }), padding.allSatisfy({ (0...limit).contains($0) })
         else { throw ModelError(.invalidGraph, "node '\(node)' has a malformed window \(self)") }
     }
 }

@@ -61,10 +61,9 @@ extension ModelFile {
             case "int8": size = 1
             default: throw fail("unknown element type '\(entry.dtype)'")
             }
-            guard entry.shape.allSatisfy({ $0 >= 0 && $0 < 1 << 31 }) else { throw fail("invalid shape \(entry.shape)") }
-            let count = entry.shape.reduce(1) { $0.multipliedReportingOverflow(by: $1).partialValue }
-            guard count * size == entry.length, entry.offset >= 0, entry.length >= 0,
-                blob.lowerBound + entry.offset + entry.length <= blob.upperBound
+            guard let count = Graph.elementCount(entry.shape) else { throw fail("invalid shape \(entry.shape)") }
+            guard entry.offset >= 0, entry.length >= 0, entry.length <= blob.count, entry.offset <= blob.count - entry.length,
+                count * size == entry.length
             else { throw fail("data range does not fit the file") }
             let start = blob.lowerBound + entry.offset
             let raw = bytes[start..<(start + entry.length)]
@@ -75,7 +74,7 @@ extension ModelFile {
                 floats[entry.name] = tensor
             case "int8":
                 let axis = entry.axis ?? 0
-                guard let scales = entry.scales, axis >= 0, axis < max(entry.shape.count, 1),
+                guard let scales = entry.scales, axis >= 0, axis < entry.shape.count,
                     scales.count == 1 || scales.count == entry.shape[axis], scales.allSatisfy({ $0 > 0 && $0.isFinite })
                 else { throw fail("int8 weights need one positive scale per channel") }
                 weights[entry.name] = QuantizedWeight(

@@ -25,7 +25,6 @@ public enum ModelFile {
     // MARK: - Header schema
 
     struct Header: Codable {
-        var format: [Int]
         var requires: [String]
         var metadata: ModelMetadata
         var features: FeaturePipeline?
@@ -88,7 +87,7 @@ public enum ModelFile {
         if let quant, !quant.weights.isEmpty { requires.append("int8-weights") }
         if model.features != nil { requires.append("feature-pipeline") }
         let header = Header(
-            format: [Int(formatVersion.major), Int(formatVersion.minor)], requires: requires, metadata: model.metadata,
+            requires: requires, metadata: model.metadata,
             features: model.features,
             graph: GraphHeader(
                 inputs: model.graph.inputs, outputs: model.graph.outputs, nodes: model.graph.nodes,

@@ -10,7 +10,8 @@ import Darwin
 
 extension Int8Program {
     /// Buffers (and XNNPACK operator instances) for running a program on one thread at a time.
-    public final class Workspace: @unchecked Sendable {
+    /// Not for concurrent use: give each thread its own workspace.
+    public final class Workspace {
         let program: Int8Program
         var buffers: [AlignedBuffer]
         var pointers: [UnsafeMutableRawPointer]
@@ -80,6 +81,7 @@ extension Int8Program {
     /// The fast path for one input and one output: reads `batch` samples from `input` and
     /// writes the first output to `output`. The caller checks sizes and finiteness.
     public func run(batch: Int, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, workspace: Workspace) {
+        precondition(inputs.count == 1, "the fast path needs a single-input model; use run(_:workspace:)")
         execute(batch: batch, inputs: [input], workspace: workspace)
         let count = batch * outputs[0].shape.reduce(1, *)
         output.update(from: workspace.pointers[outputs[0].slot].assumingMemoryBound(to: Float.self), count: count)
@@ -115,21 +117,23 @@ extension Int8Program {
             runDense(d, index: index, batch: batch, ws)
         case .conv(let c):
             runConv(c, index: index, batch: batch, ws)
-        case .maxPool(let src, let dst, let window):
-            var g = geometry(src: src, dst: dst, window: window, batch: batch)
-            sk_qmaxpool_u8(&g, u8(ws, src), u8(ws, dst))
-        case .avgPool(let src, let dst, let window, let includePad, let zin, let k, let zout):
-            var g = geometry(src: src, dst: dst, window: window, batch: batch)
+        case .maxPool(let src, let dst, var g, let zeroPoint):
+            g.batch = batch
+            sk_qmaxpool_u8(&g, u8(ws, src), zeroPoint, u8(ws, dst))
+        case .avgPool(let src, let dst, var g, let includePad, let zin, let k, let zout):
+            g.batch = batch
             sk_qavgpool_u8(&g, includePad ? 1 : 0, u8(ws, src), zin, k, zout, u8(ws, dst))
+        case .copy(let src, let dst, let bytes):
+            ws.pointers[dst].copyMemory(from: ws.pointers[src], byteCount: batch * bytes)
         case .add(let a, let b, let dst, let za, let ka, let zb, let kb, let zout):
             sk_qadd_u8(count(dst, batch), u8(ws, a), za, ka, u8(ws, b), zb, kb, zout, 0, 255, u8(ws, dst))
         case .reluU8(let src, let dst, let low, let high):
             let (s, d) = (u8(ws, src), u8(ws, dst))
             for i in 0..<count(src, batch) { d[i] = min(max(s[i], low), high) }
         case .softmax(let src, let dst, let width):
-            Self.softmax(f32(ws, src), f32(ws, dst), rows: count(src, batch) / max(width, 1), width: width)
+            Elementwise.softmax(f32(ws, src), f32(ws, dst), rows: count(src, batch) / max(width, 1), width: width)
         case .activation(let op, let src, let dst):
-            Self.activation(op, f32(ws, src), f32(ws, dst), count: count(src, batch))
+            Elementwise.activation(op, f32(ws, src), f32(ws, dst), count: count(src, batch))
         case .generic(let g):
             let inputs = g.inputs.map { input -> Tensor in
                 switch input {
@@ -139,28 +143,20 @@ extension Int8Program {
                     return Tensor(shape: [batch] + shape, scalars: Array(UnsafeBufferPointer(start: f32(ws, slot), count: n)))
                 }
             }
-            let y = FloatRunner.infer(g.node, inputs)
+            // The compiler checked that every shape scales with the batch, so this cannot fail.
+            guard let y = try? FloatRunner.infer(g.node, inputs) else { preconditionFailure("node '\(g.node.name)' failed at batch \(batch)") }
             y.scalars.withUnsafeBufferPointer { f32(ws, g.dst).update(from: $0.baseAddress!, count: $0.count) }
         }
-    }
-
-    private func geometry(src: Int, dst: Int, window: Window2D, batch: Int) -> sk_conv_geom {
-        let x = slots[src].sampleShape
-        let y = slots[dst].sampleShape
-        let outH = y.count == 3 ? y[0] : 1
-        let outW = y.count == 3 ? y[1] : 1
-        return sk_conv_geom(input: [batch] + x, window: window, outHeight: outH, outWidth: outW)
     }
 
     // MARK: - Layers
 
     private func runDense(_ d: DenseStep, index: Int, batch: Int, _ ws: Workspace) {
         let (n, k) = (d.packed.n, d.packed.k)
-        if let inQ = d.inputQuant {
+        if d.inputQuant != nil {
             if let layer = d.xnnpack, runXNNPACK(layer, index: index, batch: batch, height: 1, width: 1, positions: batch, src: d.src, dst: d.dst, ws) {
                 return
             }
-            _ = inQ
             switch d.output {
             case .u8:
                 withUnsafePointer(to: d.requant) { ep in
@@ -219,7 +215,8 @@ extension Int8Program {
     }
 
     private func runConv(_ c: ConvStep, index: Int, batch: Int, _ ws: Workspace) {
-        let g0 = geometry(src: c.src, dst: c.dst, window: c.window, batch: batch)
+        var g0 = c.geometry
+        g0.batch = batch
         if let layer = c.xnnpack,
             runXNNPACK(layer, index: index, batch: batch, height: g0.in_h, width: g0.in_w, positions: g0.outputPositions, src: c.src, dst: c.dst, ws)
         {
@@ -272,34 +269,6 @@ extension Int8Program {
                     packed.isa, m, packed.n, packed.k, cols, lda, packed.storage, 0, packed.n, &ep,
                     f32(ws, c.dst) + outputOffset + group * packed.n, c.outChannels)
             }
-        }
-    }
-
-    // MARK: - Float helpers on raw buffers
-
-    static func softmax(_ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int, width: Int) {
-        for r in 0..<rows {
-            let xr = x + r * width
-            let yr = y + r * width
-            var top = -Float.infinity
-            for j in 0..<width { top = max(top, xr[j]) }
-            var sum: Float = 0
-            for j in 0..<width {
-                yr[j] = expf(xr[j] - top)
-                sum += yr[j]
-            }
-            let inv = 1 / sum
-            for j in 0..<width { yr[j] *= inv }
-        }
-    }
-
-    static func activation(_ op: Op, _ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
-        switch op {
-        case .relu: for i in 0..<count { y[i] = max(x[i], 0) }
-        case .relu6: for i in 0..<count { y[i] = min(max(x[i], 0), 6) }
-        case .sigmoid: for i in 0..<count { y[i] = 1 / (1 + expf(-x[i])) }
-        case .tanh: for i in 0..<count { y[i] = tanhf(x[i]) }
-        default: preconditionFailure("\(op.kind) is not an activation")
         }
     }
 }

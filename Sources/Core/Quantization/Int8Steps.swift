@@ -37,8 +37,8 @@ final class DenseStep: @unchecked Sendable {
     let floatBias: [Float]?
     let bias: PinnedArray<Int32>
     let scale: PinnedArray<Float>
-    var requant = sk_requant()
-    var dequant = sk_dequant()
+    let requant: sk_requant
+    let dequant: sk_dequant
     /// XNNPACK's description of this layer (requantizing static layers only).
     let xnnpack: XNNPACKConvolution.Layer?
 
@@ -52,21 +52,12 @@ final class DenseStep: @unchecked Sendable {
         self.output = output
         self.inputQuant = inputQuant
         self.floatBias = floatBias
-        weightScales = weight.scales.count == 1 ? [Float](repeating: weight.scales[0], count: n) : weight.scales
+        weightScales = weight.channelScales
         let packed = PackedWeights(weight.values, n: n, k: k, isa: backend.isa)
         self.packed = packed
-        let zp = inputQuant?.zeroPoint ?? 0
         let q = qbias?.values ?? [Int32](repeating: 0, count: n)
-        bias = PinnedArray((0..<n).map { q[$0] &- zp &* packed.colsum[$0] })
-        let sIn = inputQuant?.scale ?? 1
-        switch output {
-        case .u8(let out, let lo, let hi):
-            scale = PinnedArray(weightScales.map { sIn * $0 / out.scale })
-            requant = sk_requant(bias: bias.pointer, scale: scale.pointer, out_zero_point: out.zeroPoint, out_min: lo, out_max: hi)
-        case .f32(let relu):
-            scale = PinnedArray(weightScales.map { sIn * $0 })
-            dequant = sk_dequant(bias: bias.pointer, scale: scale.pointer, fbias: nil, relu: relu ? 1 : 0)
-        }
+        bias = PinnedArray(Self.foldZeroPoint(q, zeroPoint: inputQuant?.zeroPoint ?? 0, colsum: packed.colsum))
+        (scale, requant, dequant) = Self.epilogues(output, bias: bias, inputScale: inputQuant?.scale ?? 1, weightScales: weightScales)
         if backend == .xnnpack, let inputQuant, case .u8(let out, let lo, let hi) = output {
             xnnpack = XNNPACKConvolution.Layer(
                 window: Window2D(kernel: [1, 1]), groups: 1, groupInputChannels: k, groupOutputChannels: n, depthwise: false,
@@ -74,6 +65,29 @@ final class DenseStep: @unchecked Sendable {
                 outMin: lo, outMax: hi)
         } else {
             xnnpack = nil
+        }
+    }
+}
+
+extension DenseStep {
+    /// The int32 bias with the input zero point folded in: qbias[n] − zp · Σₖ W[n][k].
+    static func foldZeroPoint(_ qbias: [Int32], zeroPoint: Int32, colsum: [Int32]) -> [Int32] {
+        zip(qbias, colsum).map { $0 &- zeroPoint &* $1 }
+    }
+
+    /// Per-channel scales and the C epilogue for `output`: requantizing scales
+    /// (s_in · s_w) / s_out, or dequantizing scales s_in · s_w.
+    static func epilogues(
+        _ output: LayerOutput, bias: PinnedArray<Int32>, inputScale: Float, weightScales: [Float]
+    ) -> (PinnedArray<Float>, sk_requant, sk_dequant) {
+        switch output {
+        case .u8(let out, let lo, let hi):
+            let scale = PinnedArray(weightScales.map { inputScale * $0 / out.scale })
+            let ep = sk_requant(bias: bias.pointer, scale: scale.pointer, out_zero_point: out.zeroPoint, out_min: lo, out_max: hi)
+            return (scale, ep, sk_dequant())
+        case .f32(let relu):
+            let scale = PinnedArray(weightScales.map { inputScale * $0 })
+            return (scale, sk_requant(), sk_dequant(bias: bias.pointer, scale: scale.pointer, fbias: nil, relu: relu ? 1 : 0))
         }
     }
 }
@@ -95,20 +109,23 @@ final class ConvStep: @unchecked Sendable {
     let inputQuant: ActivationQuant
     let output: LayerOutput
     let outChannels: Int
+    /// Geometry for one sample (the batch is set per run).
+    let geometry: sk_conv_geom
     let bias: PinnedArray<Int32>
     let scale: PinnedArray<Float>
-    var requant = sk_requant()
-    var dequant = sk_dequant()
+    let requant: sk_requant
+    let dequant: sk_dequant
     let xnnpack: XNNPACKConvolution.Layer?
 
     init(
-        src: Int, dst: Int, op: Op, weight: QuantizedWeight, bias qbias: QuantizedBias?, inputChannels: Int,
+        src: Int, dst: Int, op: Op, weight: QuantizedWeight, bias qbias: QuantizedBias?, inputShape: [Int], outputShape: [Int],
         inputQuant: ActivationQuant, output: LayerOutput, backend: KernelBackend
     ) {
         self.src = src
         self.dst = dst
         self.inputQuant = inputQuant
         self.output = output
+        let inputChannels = inputShape[2]
         let weightScales: [Float]
         var sums: [Int32]
         switch op {
@@ -118,7 +135,7 @@ final class ConvStep: @unchecked Sendable {
             outChannels = weight.shape[0]
             let og = outChannels / groups
             let k = weight.values.count / outChannels
-            weightScales = weight.scales.count == 1 ? [Float](repeating: weight.scales[0], count: outChannels) : weight.scales
+            weightScales = weight.channelScales
             let blocks = (0..<groups).map { g in
                 PackedWeights(Array(weight.values[(g * og * k)..<((g + 1) * og * k)]), n: og, k: k, isa: backend.isa)
             }
@@ -128,23 +145,17 @@ final class ConvStep: @unchecked Sendable {
             self.window = window
             groups = inputChannels
             outChannels = weight.shape[2]
-            weightScales = weight.scales.count == 1 ? [Float](repeating: weight.scales[0], count: outChannels) : weight.scales
+            weightScales = weight.channelScales
             sums = [Int32](repeating: 0, count: outChannels)
             for (i, v) in weight.values.enumerated() { sums[i % outChannels] += Int32(v) }
             kind = .depthwise(PinnedArray(weight.values), multiplier: multiplier)
         default:
             preconditionFailure("ConvStep needs a convolution, got \(op.kind)")
         }
+        geometry = sk_conv_geom(input: [1] + inputShape, window: window, outHeight: outputShape[0], outWidth: outputShape[1])
         let q = qbias?.values ?? [Int32](repeating: 0, count: outChannels)
-        bias = PinnedArray((0..<outChannels).map { q[$0] &- inputQuant.zeroPoint &* sums[$0] })
-        switch output {
-        case .u8(let out, let lo, let hi):
-            scale = PinnedArray(weightScales.map { inputQuant.scale * $0 / out.scale })
-            requant = sk_requant(bias: bias.pointer, scale: scale.pointer, out_zero_point: out.zeroPoint, out_min: lo, out_max: hi)
-        case .f32(let relu):
-            scale = PinnedArray(weightScales.map { inputQuant.scale * $0 })
-            dequant = sk_dequant(bias: bias.pointer, scale: scale.pointer, fbias: nil, relu: relu ? 1 : 0)
-        }
+        bias = PinnedArray(DenseStep.foldZeroPoint(q, zeroPoint: inputQuant.zeroPoint, colsum: sums))
+        (scale, requant, dequant) = DenseStep.epilogues(output, bias: bias, inputScale: inputQuant.scale, weightScales: weightScales)
         if backend == .xnnpack, case .u8(let out, let lo, let hi) = output {
             let depthwise: Bool
             let perGroupIn: Int
@@ -165,8 +176,11 @@ enum Step {
     case dequantize(src: Int, dst: Int, ActivationQuant)
     case dense(DenseStep)
     case conv(ConvStep)
-    case maxPool(src: Int, dst: Int, Window2D)
-    case avgPool(src: Int, dst: Int, Window2D, countIncludePad: Bool, zin: Int32, k: Float, zout: Int32)
+    /// Pooling geometries are for one sample; the batch is set per run.
+    case maxPool(src: Int, dst: Int, sk_conv_geom, zeroPoint: UInt8)
+    case avgPool(src: Int, dst: Int, sk_conv_geom, countIncludePad: Bool, zin: Int32, k: Float, zout: Int32)
+    /// Copies `bytesPerSample` bytes per sample (a graph output that is also an input).
+    case copy(src: Int, dst: Int, bytesPerSample: Int)
     case add(a: Int, b: Int, dst: Int, za: Int32, ka: Float, zb: Int32, kb: Float, zout: Int32)
     case reluU8(src: Int, dst: Int, low: UInt8, high: UInt8)
     case softmax(src: Int, dst: Int, width: Int)

@@ -1,3 +1,5 @@
+import CKernels
+
 /// Affine uint8 quantization of one activation tensor: real = scale · (q − zeroPoint).
 public struct ActivationQuant: Codable, Sendable, Equatable, Hashable {
     /// Real value of one quantization step.
@@ -21,11 +23,17 @@ public struct ActivationQuant: Codable, Sendable, Equatable, Hashable {
         self.zeroPoint = zeroPoint
     }
 
-    /// The uint8 code of `x` (round half to even, saturating).
+    /// The uint8 code of `x` (round half to even, saturating; NaN gives the zero point), as
+    /// the quantize kernel computes it.
     public func quantize(_ x: Float) -> UInt8 {
-        let q = (x / scale).rounded(.toNearestOrEven) + Float(zeroPoint)
-        return UInt8(min(max(q, 0), 255))
+        var x = x
+        var q: UInt8 = 0
+        sk_quantize_u8(1, &x, scale, zeroPoint, &q)
+        return q
     }
+
+    /// True when the scale is positive and finite and the zero point a uint8 code.
+    public var isValid: Bool { scale > 0 && scale.isFinite && (0...255).contains(zeroPoint) }
 
     /// The real value of code `q`.
     public func dequantize(_ q: UInt8) -> Float {
@@ -50,6 +58,11 @@ public struct QuantizedWeight: Sendable, Equatable {
         self.values = values
         self.scales = scales
         self.axis = axis
+    }
+
+    /// One scale per channel of `axis` (a per-tensor scale repeated).
+    public var channelScales: [Float] {
+        scales.count == 1 ? [Float](repeating: scales[0], count: shape.isEmpty ? 1 : shape[axis]) : scales
     }
 
     /// Scale of element `i` of the flattened tensor.
@@ -99,6 +112,38 @@ public struct QuantizedBias: Sendable, Equatable {
 
 /// How a model's tensors are quantized.
 public struct QuantizationSpec: Sendable, Equatable {
+    /// Checks every parameter against `graph` (they come from files: nothing here may trap later).
+    public func validate(graph: Graph) throws(ModelError) {
+        for (name, q) in activations where !q.isValid {
+            throw ModelError(.invalidGraph, "activation '\(name)' has an invalid scale \(q.scale) or zero point \(q.zeroPoint)")
+        }
+        for node in graph.nodes where node.inputs.count > 1 {
+            guard let weight = weights[node.inputs[1]] else { continue }
+            let axis: Int
+            switch node.op {
+            case .dense, .conv2d, .embeddingBag: axis = 0
+            case .depthwiseConv2d: axis = 2
+            default: continue
+            }
+            let fail = { (why: String) in ModelError(.invalidGraph, "quantized weight '\(node.inputs[1])' of node '\(node.name)' \(why)") }
+            guard weight.axis == axis, axis < weight.shape.count else { throw fail("must have its scales along axis \(axis)") }
+            guard weight.values.count == weight.shape.reduce(1, *), weight.shape[axis] > 0 else { throw fail("has the wrong size") }
+            guard weight.scales.count == 1 || weight.scales.count == weight.shape[axis] else {
+                throw fail("needs 1 or \(weight.shape[axis]) scales, has \(weight.scales.count)")
+            }
+            guard weight.scales.allSatisfy({ $0 > 0 && $0.isFinite }) else { throw fail("has a scale that is not positive and finite") }
+            if node.inputs.count > 2, let bias = biases[node.inputs[2]] {
+                let channels = weight.shape[axis]
+                guard bias.values.count == channels, bias.scales.count == channels, bias.scales.allSatisfy({ $0 > 0 && $0.isFinite }) else {
+                    throw ModelError(.invalidGraph, "quantized bias '\(node.inputs[2])' needs \(channels) values with positive scales")
+                }
+            }
+        }
+        if let unknown = enforced.first(where: { activations[$0] == nil }) {
+            throw ModelError(.invalidGraph, "value '\(unknown)' is marked as quantized but has no parameters")
+        }
+    }
+
     /// Static: activation ranges fixed by calibration; dynamic: measured per batch at run time.
     public enum Mode: String, Codable, Sendable {
         case `static`
