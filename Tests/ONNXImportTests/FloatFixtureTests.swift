@@ -53,6 +53,20 @@ import Testing
         }
     }
 
+    /// A NaN or infinite output fails a comparison even where the expected value is skipped.
+    @Test func compareFailsOnNonFiniteActualValues() {
+        let expected = Tensor(shape: [3], scalars: [1, 2, .infinity])
+        for bad in [Float.nan, .infinity, -.infinity] {
+            for i in 0..<3 {
+                var scalars: [Float] = [1, 2, 3]
+                scalars[i] = bad
+                let r = Check.compare(Tensor(shape: [3], scalars: scalars), expected, rtol: 1e-3, atol: 1e-7)
+                #expect(r.worst > 1 && r.maxAbs == .infinity, "\(scalars)")
+            }
+        }
+        #expect(Check.compare(Tensor(shape: [3], scalars: [1, 2, 3]), expected, rtol: 1e-3, atol: 1e-7).worst == 0)
+    }
+
     /// ORT float cases: |a − e| ≤ 1e-6 + 1e-4·|e| (fixtures README: rtol 1e-4, atol 1e-6 near zero).
     @Test(arguments: ["mlp_gemm", "mlp_matmul", "cnn_nchw", "cnn_misc"])
     func ortFloatCase(_ name: String) throws {

@@ -197,9 +197,11 @@ import Testing
     func flippedBytesNeverCrash(_ path: String) throws {
         let original = try Fixtures.modelBytes(path)
         #expect(Self.exercise(original) == "ran", "the undamaged \(path) must run, or nothing below is exercised")
+        // cnn_qdq takes about a second a round (int8 convolutions on every backend), so it gets a sixth.
+        let rounds = path == "ort/cnn_qdq" ? Swift.max(1, Self.rounds / 6) : Self.rounds
         var rng = RandomSource(seed: 99)
         var outcomes: [String: Int] = [:]
-        for _ in 0..<Self.rounds {
+        for _ in 0..<rounds {
             var bytes = original
             for _ in 0..<(1 + rng.below(4)) {
                 bytes[rng.below(bytes.count)] ^= UInt8(1 << rng.below(8))
@@ -208,7 +210,7 @@ import Testing
         }
         print("damaged \(path): \(outcomes.sorted { $0.key < $1.key })")
         // Surviving the loop is the test; this only checks the run stages were reached at all.
-        #expect(Self.rounds < 20 || outcomes["ran", default: 0] > 0, "no damaged \(path) got past the import")
+        #expect(rounds < 10 || outcomes["ran", default: 0] > 0, "no damaged \(path) got past the import")
     }
 
     static let rounds = Int(ProcessInfo.processInfo.environment["ONNX_FUZZ_ROUNDS"] ?? "") ?? 60
