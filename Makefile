@@ -46,7 +46,7 @@ bench-deps: deps
 bench: bench-deps
 	$(SWIFT) build -c release --product starling-bench
 	$(SWIFT) build -c release --product starling
-	@Benchmarks/run.sh "$$($(SWIFT) build -c release --show-bin-path)" "$(VENV)/bin/python"
+	@BENCH_COMMAND="make bench" Benchmarks/run.sh "$$($(SWIFT) build -c release --show-bin-path)" "$(VENV)/bin/python"
 
 format:
 	$(SWIFT) format --in-place --recursive Sources Tests Benchmarks --configuration .swift-format

@@ -49,9 +49,17 @@ class Results:
         mid = statistics.median(values)
         return mid, (max(values) - min(values)) / mid if mid else 0.0, len(values)
 
-    def row(self, case, side, threads, requested="auto"):
-        rows = self.groups.get((case, side, threads, requested))
-        return rows[0] if rows else None
+    def paired(self, case, threads, ratio, overhead_case=None, field="median_s", peer="ort"):
+        """The median over repeats of `ratio(starling, peer[, overhead])` within each repeat: the
+        sides ran back to back there, so they shared the machine's state."""
+        s = [r[field] for r in self.groups.get((case, "starling", threads, "auto"), [])]
+        o = [r[field] for r in self.groups.get((case, peer, threads, "auto"), [])]
+        if overhead_case:
+            idle = [r[field] for r in self.groups.get((overhead_case, peer, threads, "auto"), [])]
+            values = [ratio(a, b, c) for a, b, c in zip(s, o, idle)]
+        else:
+            values = [ratio(a, b) for a, b in zip(s, o)]
+        return statistics.median(values) if values else float("nan")
 
 
 # MARK: - Formatting
@@ -73,7 +81,7 @@ def table(header, rows):
     return "\n".join(lines)
 
 
-NOISY = 0.2
+NOISY = 0.5
 
 
 def verdict(ok, *measurements):
@@ -92,7 +100,7 @@ def throughput_rows(res, number, case, label, batch, target, threads_list=(1, 2)
         s, o = res.get(case, "starling", t), res.get(case, "ort", t)
         if not s or not o:
             continue
-        ratio = o[0] / s[0]
+        ratio = res.paired(case, t, lambda a, b: b / a)
         ok = ratio >= target if target else None
         out.append(
             [number, label, t, rate(s[0], batch), rate(o[0], batch), f"{ratio:.2f}×",
@@ -108,7 +116,10 @@ def latency_rows(res, number, case, label, overhead_case, target_ratio=None, tar
         if not s or not o:
             continue
         corrected = o[0] - idle[0] if idle else o[0]
-        ratio = s[0] / corrected if corrected > 0 else float("inf")
+        if idle:
+            ratio = res.paired(case, t, lambda a, b, c: a / (b - c) if b > c else float("inf"), overhead_case)
+        else:
+            ratio = res.paired(case, t, lambda a, b: a / b)
         ort_text = f"{micro(o[0])} raw − {micro(idle[0])} call = **{micro(corrected)}**" if idle else micro(o[0])
         if target_ratio:
             ok, target = ratio <= target_ratio, f"≤ {target_ratio}× ORT (corrected)"
@@ -134,7 +145,8 @@ def training_rows(res):
             [5, "digits MLP training, Adam, batch 32", t,
              f"{s[0]:.2f} s (command {sc[0]:.2f} s), test {sa:.1%}",
              f"{k[0]:.2f} s (command {kc[0]:.2f} s), test {ka:.1%}",
-             f"{s[0] / k[0]:.2f}× time", "≥ 97 % test accuracy", verdict(sa >= 0.97, s, k)]
+             f"{res.paired('digits.train', t, lambda a, b: a / b, field='train_s', peer='sklearn'):.2f}× time",
+             "≥ 97 % test accuracy", verdict(sa >= 0.97, s, k)]
         )  # fmt: skip
     return out
 
@@ -212,13 +224,19 @@ def details(res):
 # MARK: - Machine
 
 
-def machine(meta):
-    cpu, flags = "?", ""
+def machine(meta, out):
+    # The last result line was written at the end of the measurements.
+    finished = datetime.datetime.fromtimestamp((out / "results.jsonl").stat().st_mtime).astimezone()
+    cpu, flags, ids = "?", "", {}
     try:
         for line in open("/proc/cpuinfo"):
-            if line.startswith("model name") and cpu == "?":
-                cpu = line.split(":", 1)[1].strip()
-            if line.startswith("flags") and not flags:
+            key, _, value = line.partition(":")
+            key = key.strip()
+            if key == "model name" and cpu == "?":
+                cpu = value.strip()
+            elif key in ("vendor_id", "cpu family", "model") and key not in ids:
+                ids[key] = value.strip()
+            elif key == "flags" and not flags:
                 flags = line
     except OSError:
         pass
@@ -230,11 +248,12 @@ def machine(meta):
         except ImportError:
             versions[module] = "missing"
     return [
-        f"- machine: {cpu} ({isa}), {os.cpu_count()} cores, {platform.system()} {platform.release()}",
-        f"- date: {datetime.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}",
+        f"- machine: {cpu} ({ids.get('vendor_id', '?')} family {ids.get('cpu family', '?')} model {ids.get('model', '?')}; {isa}), "
+        f"{os.cpu_count()} cores, {platform.system()} {platform.release()}",
+        f"- date: {finished.strftime('%Y-%m-%d %H:%M %Z')} (end of the measurements)",
         f"- versions: Swift {meta.get('swift', '?').replace('Swift version ', '')}; Python {platform.python_version()}, "
         + ", ".join(f"{k} {v}" for k, v in versions.items()),
-        f"- command: `{meta.get('command', 'Benchmarks/run.sh')}`, {meta.get('repeats', '?')} repeats, "
+        f"- command: `{meta.get('command', 'Benchmarks/run.sh')}` at revision {meta.get('revision', '?')}, {meta.get('repeats', '?')} repeats, "
         f"{meta.get('seconds', 0) / 60:.1f} min; load average before {meta.get('load_before', '?')}, after {meta.get('load_after', '?')}",
         f"- noise: other work kept the CPUs busy at {meta.get('busy_starts', '?')} of {meta.get('settles', '?')} repeat starts "
         f"(each waited up to {meta.get('settle_limit', '?')} s for 90 % idle, then measured anyway); 1-thread runs pinned to CPU {meta.get('cpu', '?')}",
@@ -247,9 +266,10 @@ def main():
     res = Results(rows)
     parts = [
         "# Starling vs ONNX Runtime and scikit-learn",
-        "\n".join(machine(meta)),
-        "## Targets\n\nRatio: throughput ORT time / Starling time (> 1: Starling faster); latency "
-        "Starling / ORT corrected (< 1: Starling faster); training Starling / scikit-learn time.",
+        "\n".join(machine(meta, out)),
+        "## Targets\n\nFigures: medians over repeats. Ratio: the median over repeats of the ratio within a "
+        "repeat (both sides ran back to back); throughput Starling / ORT (> 1: Starling faster), latency "
+        "Starling / ORT corrected (< 1: Starling faster), training time Starling / scikit-learn.",
         targets(res),
         "## float32, for context\n\nStarling's float32 runner (`FloatRunner`, tensors in and out) is single-threaded: its 2-thread "
         "rows run one thread, unpinned.",

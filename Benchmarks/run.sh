@@ -121,10 +121,11 @@ done
 echo "   training done ($(($(date +%s) - started)) s)"
 
 swift_version=$( (swift --version 2>/dev/null || true) | head -1)
+revision=$(git describe --always --dirty 2>/dev/null || echo unknown)
 "$py" - "$out/meta.json" <<EOF
 import json, sys
 json.dump({
-    "command": "make bench (Benchmarks/run.sh $1 $2)",
+    "command": "${BENCH_COMMAND:-Benchmarks/run.sh $1 $2}",
     "repeats": $repeats,
     "cpu": $cpu,
     "busy_starts": $busy_starts,
@@ -132,6 +133,7 @@ json.dump({
     "settle_limit": ${BENCH_SETTLE:-15},
     "seconds": $(($(date +%s) - started)),
     "swift": "$swift_version",
+    "revision": "$revision",
     "load_before": "$load_before",
     "load_after": "$(cut -d' ' -f1-3 /proc/loadavg)",
     "epochs": $epochs,

@@ -12,10 +12,21 @@ struct FeatureOptions: ParsableArguments {
     var bucketize: [String] = []
     @Option(help: "Treat the numeric columns as one image HxWxC (row-major, channels last), e.g. 8x8x1.")
     var image: String?
+    @Option(help: "Text columns: hashed tokens averaged by an embedding bag (comma separated).")
+    var text: String?
+    @Option(name: .customLong("text-buckets"), help: "Hash buckets for text tokens.")
+    var textBuckets = 4096
+    @Option(name: .customLong("max-tokens"), help: "Tokens kept per text cell.")
+    var maxTokens = 32
+    @Option(name: .customLong("embedding-dim"), help: "Width of the text embedding.")
+    var embeddingDim = 16
 
     func recipe() throws -> FeatureRecipe {
         var recipe = FeatureRecipe(scaling: try .init(parsing: scale))
         recipe.categorical = categorical?.split(separator: ",").map(String.init) ?? []
+        recipe.text = text?.split(separator: ",").map(String.init) ?? []
+        recipe.textBuckets = textBuckets
+        recipe.maxTokens = maxTokens
         for spec in bucketize {
             let parts = spec.split(separator: ":", maxSplits: 1)
             let bounds = parts.count == 2 ? parts[1].split(separator: ",").compactMap { Float($0) } : []
@@ -108,8 +119,9 @@ struct Train: ParsableCommand {
     func run() throws {
         let (train, test) = try dataOptions.load(seed: seed)
         let pipeline = try features.recipe().fit(train.features)
-        guard pipeline.outputShapes.count == 1, let input = pipeline.outputShapes.first else {
-            throw ValidationError("the features must form one model input (text columns need an embedding model)")
+        let shapes = Dictionary(uniqueKeysWithValues: pipeline.outputShapes.map { ($0.name, $0.shape) })
+        let tokens = shapes[ModelBuilder.tokensName].map {
+            ModelBuilder.TokenInput(buckets: features.textBuckets, length: $0[0], dimension: features.embeddingDim)
         }
         let classifier = task == "classification"
         let encoder = ClassEncoder(fitting: train.labels)
@@ -121,8 +133,8 @@ struct Train: ParsableCommand {
         let validation = try test.map { (feeds: try pipeline.transform($0.features), targets: try targets($0)) }
         let architecture = try Architecture(parsing: arch)
         var graph = try ModelBuilder.build(
-            architecture, inputShape: input.shape, outputs: classifier ? encoder.classes.count : 1, classifier: classifier,
-            seed: seed)
+            architecture, inputShape: shapes[ModelBuilder.inputName] ?? [], outputs: classifier ? encoder.classes.count : 1,
+            classifier: classifier, seed: seed, tokens: tokens)
         let optimizerConfig: OptimizerConfig =
             optimizer == "adam"
             ? .adam(learningRate: lr ?? 1e-3, weightDecay: weightDecay)

@@ -145,4 +145,40 @@ struct TrainingTests {
             .evaluate(try pipeline.transform(test.features), .classes(try encoder.encode(test.labels)))
         #expect(result.accuracy! >= 0.95, "CNN accuracy \(result.accuracy!)")
     }
+
+    @Test("text columns train through hashed tokens and an embedding bag, also in int8")
+    func textClassification() throws {
+        var random = RandomSource(seed: 12)
+        let positive = ["great", "love", "excellent", "happy", "fine"]
+        let negative = ["awful", "hate", "broken", "sad", "poor"]
+        let filler = ["the", "a", "device", "was", "really", "today", "it"]
+        var rows = ["note,temperature,label"]
+        for i in 0..<400 {
+            let label = i % 2
+            let words = (0..<6).map { k in
+                k % 3 == 0 ? (label == 1 ? positive : negative)[random.below(5)] : filler[random.below(filler.count)]
+            }
+            rows.append("\"\(words.joined(separator: " ").capitalized)\",\(random.uniform(10, 30)),\(label)")
+        }
+        let data = try LabeledData(try CSV.parse(Array(rows.joined(separator: "\n").utf8)), label: "label")
+        let (train, test) = try data.split(testFraction: 0.25, seed: 1)
+        let pipeline = try FeatureRecipe(scaling: .standard, text: ["note"], textBuckets: 512, maxTokens: 8).fit(train.features)
+        #expect(pipeline.outputShapes.map(\.name) == ["input", "tokens"])
+        var graph = try ModelBuilder.build(
+            .mlp(hidden: [16]), inputShape: [1], outputs: 2, seed: 3, tokens: .init(buckets: 512, length: 8, dimension: 8))
+        let encoder = ClassEncoder(fitting: train.labels)
+        try Trainer(config: TrainingConfig(epochs: 15, optimizer: .adam(learningRate: 0.01), seed: 3))
+            .fit(&graph, feeds: try pipeline.transform(train.features), targets: .classes(try encoder.encode(train.labels)))
+        let xt = try pipeline.transform(test.features)
+        let yt = try encoder.encode(test.labels)
+        let result = try Evaluator(graph: graph, loss: .softmaxCrossEntropy).evaluate(xt, .classes(yt))
+        #expect(result.accuracy! >= 0.95, "text accuracy \(result.accuracy!)")
+
+        let model = Model(metadata: ModelMetadata(name: "text", classes: encoder.classes), features: pipeline, graph: graph)
+        let quantized = try Quantizer().quantize(model, calibrationFeeds: try pipeline.transform(train.features))
+        let decoded = try ModelFile.decode(try ModelFile.encode(quantized))
+        let program = try Int8Program(model: decoded)
+        let int8 = try program.run(xt, workspace: program.makeWorkspace())[0].argmaxRows()
+        #expect(Double(zip(int8, yt).filter { $0 == $1 }.count) / Double(yt.count) >= 0.95)
+    }
 }

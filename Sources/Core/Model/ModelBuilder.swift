@@ -6,6 +6,26 @@ public struct ModelBuilder: Sendable {
     public static let probabilitiesName = "probabilities"
     /// Name of the regression output.
     public static let predictionName = "prediction"
+    /// Name of the hashed-token input of text models.
+    public static let tokensName = "tokens"
+
+    /// Hashed text tokens read by an embedding bag: `length` ids per sample below `buckets`,
+    /// averaged into a `dimension`-wide vector.
+    public struct TokenInput: Sendable, Equatable {
+        /// Hash buckets (rows of the embedding table).
+        public var buckets: Int
+        /// Token ids per sample (−1 pads).
+        public var length: Int
+        /// Width of the embedding.
+        public var dimension: Int
+
+        /// A token input.
+        public init(buckets: Int, length: Int, dimension: Int) {
+            self.buckets = buckets
+            self.length = length
+            self.dimension = dimension
+        }
+    }
 
     private var random: RandomSource
     private var nodes: [Node] = []
@@ -20,21 +40,38 @@ public struct ModelBuilder: Sendable {
     /// A graph for `architecture` reading one sample of `inputShape` (without the batch
     /// dimension) and producing `outputs` values: softmax probabilities when `classifier`,
     /// else linear predictions. Weights are Glorot-uniform, biases zero.
+    /// With `tokens`, an MLP or logistic regression also reads hashed text through a mean
+    /// embedding bag, concatenated with the numeric input (`inputShape` may then be empty).
     public static func build(
-        _ architecture: Architecture, inputShape: [Int], outputs: Int, classifier: Bool = true, seed: UInt64 = 1
+        _ architecture: Architecture, inputShape: [Int], outputs: Int, classifier: Bool = true, seed: UInt64 = 1,
+        tokens: TokenInput? = nil
     ) throws(ModelError) -> Graph {
         guard outputs >= 1 else { throw ModelError(.invalidArgument, "a model needs at least one output") }
-        guard !inputShape.isEmpty, inputShape.allSatisfy({ $0 > 0 }) else {
+        guard (!inputShape.isEmpty || tokens != nil), inputShape.allSatisfy({ $0 > 0 }) else {
             throw ModelError(.invalidArgument, "invalid input shape \(inputShape)")
+        }
+        if let tokens, tokens.buckets < 1 || tokens.length < 1 || tokens.dimension < 1 {
+            throw ModelError(.invalidArgument, "token buckets, length and embedding size must be positive")
         }
         var builder = ModelBuilder(seed: seed)
         var value = inputName
         var shape = inputShape
+        var inputs = inputShape.isEmpty ? [] : [ValueSpec(name: inputName, shape: [-1] + inputShape)]
         switch architecture {
         case .logisticRegression, .mlp:
             if shape.count > 1 {
                 value = builder.add(.flatten, [value], "flatten")
                 shape = [shape.reduce(1, *)]
+            }
+            if let tokens {
+                inputs.append(ValueSpec(name: tokensName, shape: [-1, tokens.length]))
+                let bag = builder.embedding(tokens)
+                if inputShape.isEmpty {
+                    (value, shape) = (bag, [tokens.dimension])
+                } else {
+                    value = builder.add(.concat, [value, bag], "concat")
+                    shape = [shape[0] + tokens.dimension]
+                }
             }
             if case .mlp(let hidden) = architecture {
                 for width in hidden {
@@ -43,6 +80,7 @@ public struct ModelBuilder: Sendable {
                 }
             }
         case .cnn(let layers):
+            guard tokens == nil else { throw ModelError(.invalidArgument, "text inputs need an mlp or logreg architecture") }
             guard shape.count == 3 else {
                 throw ModelError(.invalidArgument, "cnn needs image input [height, width, channels], got \(inputShape)")
             }
@@ -66,7 +104,7 @@ public struct ModelBuilder: Sendable {
             builder.nodes[builder.nodes.count - 1].output = output
         }
         let graph = Graph(
-            inputs: [ValueSpec(name: inputName, shape: [-1] + inputShape)], outputs: [output], nodes: builder.nodes,
+            inputs: inputs, outputs: [output], nodes: builder.nodes,
             initializers: builder.initializers, frozen: builder.frozen)
         try graph.validate()
         return graph
@@ -82,6 +120,15 @@ public struct ModelBuilder: Sendable {
     private mutating func glorot(_ shape: [Int], fanIn: Int, fanOut: Int) -> Tensor {
         let limit = (6 / Float(fanIn + fanOut)).squareRoot()
         return Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in random.uniform(-limit, limit) })
+    }
+
+    private mutating func embedding(_ tokens: TokenInput) -> String {
+        let name = "embedding\(layerIndex + 1)"
+        let limit = (3 / Float(tokens.dimension)).squareRoot()
+        initializers[name + ".table"] = Tensor(
+            shape: [tokens.buckets, tokens.dimension],
+            scalars: (0..<(tokens.buckets * tokens.dimension)).map { _ in random.uniform(-limit, limit) })
+        return add(.embeddingBag(mode: .mean), [Self.tokensName, name + ".table"], "embedding")
     }
 
     private mutating func dense(_ x: String, from inputs: Int, to outputs: Int, relu: Bool) -> String {
