@@ -9,32 +9,106 @@ enum {
   DW_CHANNELS = 256,               // depthwise accumulators kept on the stack
 };
 
+/// Copies n bytes. Kernel rows of first layers are a few bytes long, where a call to memcpy
+/// costs more than the copy: short runs use overlapping fixed-size moves instead.
+static inline void sk_copy_run(uint8_t* dst, const uint8_t* src, size_t n) {
+  if (n >= 64) {
+    memcpy(dst, src, n);
+  } else if (n >= 16) {
+    for (size_t i = 0; i + 16 < n; i += 16) memcpy(dst + i, src + i, 16);
+    memcpy(dst + n - 16, src + n - 16, 16);
+  } else if (n >= 8) {
+    memcpy(dst, src, 8);
+    memcpy(dst + n - 8, src + n - 8, 8);
+  } else if (n >= 4) {
+    memcpy(dst, src, 4);
+    memcpy(dst + n - 4, src + n - 4, 4);
+  } else {
+    for (size_t i = 0; i < n; i++) dst[i] = src[i];
+  }
+}
+
+/// Fills n bytes with v (short runs inline, as sk_copy_run).
+static inline void sk_fill_run(uint8_t* dst, uint8_t v, size_t n) {
+  if (n >= 64) {
+    memset(dst, v, n);
+  } else {
+    for (size_t i = 0; i < n; i++) dst[i] = v;
+  }
+}
+
+/// One kernel row (ky fixed, input row `row`) of one im2col row, for any column: padding taps
+/// hold pad_value.
+static void sk_im2col_taps(uint8_t* dst, const uint8_t* row, ptrdiff_t left, size_t kw, size_t dw,
+                           size_t in_w, size_t in_c, size_t c_count, uint8_t pad_value) {
+  for (size_t kx = 0; kx < kw; kx++, dst += c_count) {
+    ptrdiff_t ix = left + (ptrdiff_t)(kx * dw);
+    if (ix < 0 || ix >= (ptrdiff_t)in_w)
+      sk_fill_run(dst, pad_value, c_count);
+    else
+      sk_copy_run(dst, row + (size_t)ix * in_c, c_count);
+  }
+}
+
 void sk_im2col_u8(const sk_conv_geom* g, size_t c_begin, size_t c_count, const uint8_t* input,
                   size_t p_begin, size_t p_end, uint8_t pad_value, uint8_t* out, size_t ldr) {
-  size_t plane = g->out_h * g->out_w;
-  for (size_t p = p_begin; p < p_end; p++) {
-    size_t b = p / plane, oy = p % plane / g->out_w, ox = p % g->out_w;
-    const uint8_t* image = input + b * g->in_h * g->in_w * g->in_c + c_begin;
-    uint8_t* dst = out + (p - p_begin) * ldr;
-    for (size_t ky = 0; ky < g->kernel_h; ky++) {
-      ptrdiff_t iy = sk_tap(oy, g->stride_h, g->pad_top, ky, g->dilation_h, g->in_h);
-      // All channels, no dilation, no padding in this kernel row: its taps are one run of
-      // bytes (a big saving for first layers with 1-4 channels).
-      ptrdiff_t x0 = sk_tap(ox, g->stride_w, g->pad_left, 0, g->dilation_w, g->in_w);
-      ptrdiff_t x1 = sk_tap(ox, g->stride_w, g->pad_left, g->kernel_w - 1, g->dilation_w, g->in_w);
-      if (c_count == g->in_c && g->dilation_w <= 1 && iy >= 0 && x0 >= 0 && x1 >= 0) {
-        memcpy(dst, image + ((size_t)iy * g->in_w + (size_t)x0) * g->in_c, g->kernel_w * c_count);
-        dst += g->kernel_w * c_count;
+  // Locals: the byte stores below may alias anything, which would force reloads of *g.
+  const size_t in_h = g->in_h, in_w = g->in_w, in_c = g->in_c, out_h = g->out_h, out_w = g->out_w;
+  const size_t kh = g->kernel_h, kw = g->kernel_w, sh = g->stride_h, sw = g->stride_w;
+  const size_t dh = g->dilation_h ? g->dilation_h : 1, dw = g->dilation_w ? g->dilation_w : 1;
+  const size_t pad_top = g->pad_top, pad_left = g->pad_left;
+  const size_t run = kw * c_count, row_stride = in_w * in_c, image_size = in_h * row_stride;
+  const size_t plane = out_h * out_w;
+  // Interior columns [ox_lo, ox_hi): every tap of a kernel row lands inside the input.
+  size_t ox_lo = (pad_left + sw - 1) / sw;
+  ptrdiff_t last = (ptrdiff_t)in_w - 1 - (ptrdiff_t)((kw - 1) * dw) + (ptrdiff_t)pad_left;
+  size_t ox_hi = last < 0 ? 0 : sk_min_size(out_w, (size_t)last / sw + 1);
+  if (ox_lo > ox_hi) ox_lo = ox_hi;
+  // With all channels and no dilation an interior kernel row is one run of bytes. A short run
+  // is moved as 8 bytes when both sides have room within the im2col row: the extra bytes land
+  // in the next kernel row's place (written after it: ky is the outer loop) or past K
+  // (multiplied by zero weights), never in the next im2col row (already written).
+  const int contiguous = c_count == in_c && dw == 1;
+  const uint8_t* input_end = input + g->batch * image_size;
+  const uint8_t* out_end = out + (p_end - p_begin - 1) * ldr + sk_min_size(ldr, kh * run);
+  for (size_t p = p_begin; p < p_end;) {
+    size_t b = p / plane, oy = p % plane / out_w, ox0 = p % out_w;
+    size_t ox1 = sk_min_size(out_w, ox0 + (p_end - p));
+    uint8_t* base = out + (p - p_begin) * ldr;
+    const uint8_t* image = input + b * image_size + c_begin;
+    size_t lo = ox0 > ox_lo ? ox0 : ox_lo, hi = ox1 < ox_hi ? ox1 : ox_hi;
+    if (lo > hi) lo = hi;
+    for (size_t ky = 0; ky < kh; ky++) {
+      uint8_t* seg = base + ky * run;
+      ptrdiff_t iy = (ptrdiff_t)(oy * sh + ky * dh) - (ptrdiff_t)pad_top;
+      if (iy < 0 || iy >= (ptrdiff_t)in_h) {
+        for (size_t ox = ox0; ox < ox1; ox++) sk_fill_run(seg + (ox - ox0) * ldr, pad_value, run);
         continue;
       }
-      for (size_t kx = 0; kx < g->kernel_w; kx++, dst += c_count) {
-        ptrdiff_t ix = sk_tap(ox, g->stride_w, g->pad_left, kx, g->dilation_w, g->in_w);
-        if (iy < 0 || ix < 0)
-          memset(dst, pad_value, c_count);
-        else
-          memcpy(dst, image + ((size_t)iy * g->in_w + (size_t)ix) * g->in_c, c_count);
+      const uint8_t* row = image + (size_t)iy * row_stride;
+      for (size_t ox = ox0; ox < lo; ox++)
+        sk_im2col_taps(seg + (ox - ox0) * ldr, row, (ptrdiff_t)(ox * sw) - (ptrdiff_t)pad_left, kw, dw,
+                       in_w, in_c, c_count, pad_value);
+      if (contiguous) {
+        const uint8_t* src = row + (lo * sw - pad_left) * in_c;
+        uint8_t* dst = seg + (lo - ox0) * ldr;
+        const int wide = run < 8 && ky * run + 8 <= ldr;
+        for (size_t ox = lo; ox < hi; ox++, src += sw * in_c, dst += ldr) {
+          if (wide && src + 8 <= input_end && dst + 8 <= out_end)
+            memcpy(dst, src, 8);
+          else
+            sk_copy_run(dst, src, run);
+        }
+      } else {
+        for (size_t ox = lo; ox < hi; ox++)
+          sk_im2col_taps(seg + (ox - ox0) * ldr, row, (ptrdiff_t)(ox * sw) - (ptrdiff_t)pad_left, kw, dw,
+                         in_w, in_c, c_count, pad_value);
       }
+      for (size_t ox = hi; ox < ox1; ox++)
+        sk_im2col_taps(seg + (ox - ox0) * ldr, row, (ptrdiff_t)(ox * sw) - (ptrdiff_t)pad_left, kw, dw,
+                       in_w, in_c, c_count, pad_value);
     }
+    p += ox1 - ox0;
   }
 }
 

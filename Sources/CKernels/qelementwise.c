@@ -41,26 +41,32 @@ static const uint8_t* sk_pool_pixel(const sk_conv_geom* g, const uint8_t* input,
 
 void sk_qmaxpool_u8(const sk_conv_geom* g, const uint8_t* input, uint8_t zero_point,
                     uint8_t* output) {
-  size_t C = g->in_c;
+  // Locals and a stack accumulator: stores through uint8_t pointers may alias anything.
+  const size_t C = g->in_c, in_h = g->in_h, in_w = g->in_w, out_h = g->out_h, out_w = g->out_w;
+  const size_t dh = g->dilation_h ? g->dilation_h : 1, dw = g->dilation_w ? g->dilation_w : 1;
+  uint8_t acc[POOL_CHANNELS];
   for (size_t b = 0; b < g->batch; b++) {
-    for (size_t oy = 0; oy < g->out_h; oy++) {
-      sk_tap_range ry =
-          sk_pool_taps(oy, g->stride_h, g->pad_top, g->kernel_h, g->dilation_h, g->in_h);
-      for (size_t ox = 0; ox < g->out_w; ox++) {
-        sk_tap_range rx =
-            sk_pool_taps(ox, g->stride_w, g->pad_left, g->kernel_w, g->dilation_w, g->in_w);
-        uint8_t* out = output + ((b * g->out_h + oy) * g->out_w + ox) * C;
+    for (size_t oy = 0; oy < out_h; oy++) {
+      sk_tap_range ry = sk_pool_taps(oy, g->stride_h, g->pad_top, g->kernel_h, dh, in_h);
+      for (size_t ox = 0; ox < out_w; ox++) {
+        sk_tap_range rx = sk_pool_taps(ox, g->stride_w, g->pad_left, g->kernel_w, dw, in_w);
+        uint8_t* out = output + ((b * out_h + oy) * out_w + ox) * C;
         if (ry.begin == ry.end || rx.begin == rx.end) {
           memset(out, zero_point, C);
           continue;
         }
-        // 0 is the smallest uint8, so it starts the max of a window with valid taps.
-        memset(out, 0, C);
-        for (size_t ky = ry.begin; ky < ry.end; ky++) {
-          for (size_t kx = rx.begin; kx < rx.end; kx++) {
-            const uint8_t* in = sk_pool_pixel(g, input, b, oy, ox, ky, kx);
-            for (size_t c = 0; c < C; c++) out[c] = in[c] > out[c] ? in[c] : out[c];
+        size_t y0 = oy * g->stride_h - g->pad_top, x0 = ox * g->stride_w - g->pad_left;
+        for (size_t c0 = 0; c0 < C; c0 += POOL_CHANNELS) {
+          size_t n = C - c0 < POOL_CHANNELS ? C - c0 : POOL_CHANNELS;
+          // 0 is the smallest uint8, so it starts the max of a window with valid taps.
+          for (size_t i = 0; i < n; i++) acc[i] = 0;
+          for (size_t ky = ry.begin; ky < ry.end; ky++) {
+            for (size_t kx = rx.begin; kx < rx.end; kx++) {
+              const uint8_t* in = input + ((b * in_h + y0 + ky * dh) * in_w + x0 + kx * dw) * C + c0;
+              for (size_t i = 0; i < n; i++) acc[i] = in[i] > acc[i] ? in[i] : acc[i];
+            }
           }
+          memcpy(out + c0, acc, n);
         }
       }
     }

@@ -54,27 +54,23 @@ final class PackedWeights: @unchecked Sendable {
         }
     }
 
-    /// Splits the M × N output over the pool's threads: by rows when there are enough, else by
-    /// column blocks (single samples).
+    /// Splits the M × N output over the pool: by rows when there are enough, else by column
+    /// blocks (single samples). Each thread gets several pieces, so a thread that the OS
+    /// preempts delays only its piece while the others take the rest.
     private func split(m: Int, pool: ThreadPool?, _ body: (Range<Int>, Range<Int>) -> Void) {
         let threads = pool?.threads ?? 1
         guard threads > 1, let pool, m * n * k >= 1 << 16 else {
             body(0..<m, 0..<n)
             return
         }
-        if m >= 4 * threads {
-            let per = (m + threads - 1) / threads
-            pool.run(threads) { t in
-                let lo = t * per
-                if lo < m { body(lo..<min(m, lo + per), 0..<n) }
-            }
+        let pieces = threads * ThreadPool.piecesPerThread
+        if m >= 6 * pieces {
+            let per = ((m + pieces - 1) / pieces + 5) / 6 * 6
+            pool.run((m + per - 1) / per) { t in body((t * per)..<min(m, (t + 1) * per), 0..<n) }
         } else {
             let blocks = (n + nBlock - 1) / nBlock
-            let per = (blocks + threads - 1) / threads * nBlock
-            pool.run(threads) { t in
-                let lo = t * per
-                if lo < n { body(0..<m, lo..<min(n, lo + per)) }
-            }
+            let per = (blocks + pieces - 1) / pieces * nBlock
+            pool.run((n + per - 1) / per) { t in body(0..<m, (t * per)..<min(n, (t + 1) * per)) }
         }
     }
 }

@@ -26,7 +26,8 @@ extension Int8Program {
             buffers = program.slots.map { _ in AlignedBuffer(byteCount: 64) }
             pointers = buffers.map(\.pointer)
             pool = threads > 1 ? ThreadPool(threads: threads) : nil
-            scratch = (0..<max(threads, 1)).map { _ in AlignedBuffer(byteCount: 64) }
+            let pieces = threads > 1 ? threads * ThreadPool.piecesPerThread : 1
+            scratch = (0..<pieces).map { _ in AlignedBuffer(byteCount: 64) }
         }
 
         /// Makes every buffer large enough for `batch` samples.
@@ -224,8 +225,9 @@ extension Int8Program {
         }
         let inPerSample = slots[c.src].perSample
         let outPerSample = slots[c.dst].perSample
-        let threads = batch >= 2 ? min(ws.threads, batch) : 1
-        let per = (batch + threads - 1) / threads
+        // Several pieces per thread (each with its own scratch) balance the load under preemption.
+        let pieces = ws.threads > 1 ? min(batch, ws.scratch.count) : 1
+        let per = (batch + pieces - 1) / pieces
         let work = { (t: Int) in
             let lo = t * per
             guard lo < batch else { return }
@@ -234,7 +236,7 @@ extension Int8Program {
             let input = self.u8(ws, c.src) + lo * inPerSample
             self.convPart(c, &g, input: input, outputOffset: lo * outPerSample, scratch: ws.scratch[t], ws)
         }
-        if threads > 1, let pool = ws.pool { pool.run(threads, work) } else { work(0) }
+        if pieces > 1, let pool = ws.pool { pool.run((batch + per - 1) / per, work) } else { work(0) }
     }
 
     private func convPart(_ c: ConvStep, _ g: inout sk_conv_geom, input: UnsafePointer<UInt8>, outputOffset: Int, scratch: AlignedBuffer, _ ws: Workspace) {

@@ -14,7 +14,7 @@ public struct Quantizer: Sendable {
     /// Quantizes `model`. With `calibrationFeeds` (model inputs, [samples, ...] each) the result
     /// is static; without, dynamic (only weights are fixed; activations use each batch's range).
     public func quantize(_ model: Model, calibrationFeeds: [String: Tensor]? = nil) throws(ModelError) -> Model {
-        var graph = model.graph.foldingBatchNorm()
+        let graph = model.graph.foldingBatchNorm()
         try graph.validate()
         var weights: [String: QuantizedWeight] = [:]
         for node in graph.nodes {
