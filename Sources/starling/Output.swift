@@ -46,10 +46,10 @@ enum Output {
 }
 
 /// Reads a CSV file into a table, with the path in the error.
-func readTable(_ path: String) throws -> DataTable {
+func readTable(_ path: String) throws(ModelError) -> DataTable {
     do {
         return try CSV.parse(try FileIO.read(path))
-    } catch let error as ModelError {
+    } catch {
         throw ModelError(error.code, "\(path): \(error.message)", underlying: error.underlying)
     }
 }

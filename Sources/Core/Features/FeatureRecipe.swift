@@ -98,43 +98,42 @@ public struct FeatureRecipe: Sendable, Equatable {
         switch scaling {
         case .none: return .identity
         case .divide(let d): return .scale(factor: 1 / d, offset: 0)
-        case .standard:
-            var means: [Float] = []
-            var stds: [Float] = []
+        case .standard, .minMax:
+            var firsts: [Float] = []
+            var seconds: [Float] = []
             for name in names {
-                let (mean, std) = Self.moments(try table.numbers(name))
-                means.append(mean)
-                stds.append(std > 1e-12 ? std : 1)
+                let (a, b) = statistics(try table.numbers(name))
+                firsts.append(a)
+                seconds.append(b)
             }
-            return .standardize(mean: means, std: stds)
-        case .minMax:
-            var lows: [Float] = []
-            var highs: [Float] = []
-            for name in names {
-                let values = try table.numbers(name)
-                let lo = values.min() ?? 0
-                let hi = values.max() ?? 1
-                lows.append(lo)
-                highs.append(hi > lo ? hi : lo + 1)
-            }
-            return .minMax(min: lows, max: highs)
+            return scaling == .standard ? .standardize(mean: firsts, std: seconds) : .minMax(min: firsts, max: seconds)
         }
     }
 
+    /// One (factor, offset) over all values (images are scaled as a whole).
     private func globalAffine(_ values: [Float]) -> (Float, Float) {
         switch scaling {
         case .none: return (1, 0)
         case .divide(let d): return (1 / d, 0)
         case .standard:
-            let (mean, std) = Self.moments(values)
-            let s = std > 1e-12 ? std : 1
-            return (1 / s, -mean / s)
+            let (mean, std) = statistics(values)
+            return (1 / std, -mean / std)
         case .minMax:
-            let lo = values.min() ?? 0
-            let hi = values.max() ?? 1
-            let range = hi > lo ? hi - lo : 1
-            return (1 / range, -lo / range)
+            let (lo, hi) = statistics(values)
+            return (1 / (hi - lo), -lo / (hi - lo))
         }
+    }
+
+    /// (mean, std) for standard scaling, (min, max) for min-max, with a constant column's
+    /// spread replaced by 1 so that it maps to a constant instead of dividing by zero.
+    private func statistics(_ values: [Float]) -> (Float, Float) {
+        if scaling == .standard {
+            let (mean, std) = Self.moments(values)
+            return (mean, std > 1e-12 ? std : 1)
+        }
+        let lo = values.min() ?? 0
+        let hi = values.max() ?? 1
+        return (lo, hi > lo ? hi : lo + 1)
     }
 
     /// Mean and population standard deviation, accumulated in Double.

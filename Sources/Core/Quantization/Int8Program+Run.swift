@@ -183,7 +183,7 @@ extension Int8Program {
         ws.scratch[0].reserve(total + 64)
         let a = ws.scratch[0].pointer.assumingMemoryBound(to: UInt8.self)
         sk_quantize_u8(total, x, q.scale, q.zeroPoint, a)
-        let bias = d.packed.colsum.map { 0 &- q.zeroPoint &* $0 }
+        let bias = DenseStep.foldZeroPoint([Int32](repeating: 0, count: n), zeroPoint: q.zeroPoint, colsum: d.packed.colsum)
         let scale = d.weightScales.map { q.scale * $0 }
         let relu: Int32 = if case .f32(true) = d.output { 1 } else { 0 }
         bias.withUnsafeBufferPointer { b in
