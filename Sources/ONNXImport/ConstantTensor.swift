@@ -194,34 +194,10 @@ struct ConstantTensor {
         return result
     }
 
-    /// `values` (of `type`, laid out as `shape`) with axes permuted. Data that float32 holds exactly
-    /// goes through Core's `Tensor.transposed`; wider integers (int32 bias codes, int64 shapes) and
-    /// float64 would lose bits there, so they take an index path that keeps every value.
+    /// `values` (laid out as `shape`) with axes permuted; an index walk keeps every bit of wide
+    /// integers and float64.
     private static func transpose(_ values: [Double], _ shape: [Int], _ perm: [Int], _ type: ElementType) -> [Double] {
-        if type.fitsFloat32 {
-            return Tensor(shape: shape, scalars: values.map { Float($0) }).transposed(perm).scalars.map(Double.init)
-        }
-        let rank = shape.count
-        var strides = [Int](repeating: 1, count: rank)
-        for i in stride(from: rank - 2, through: 0, by: -1) { strides[i] = strides[i + 1] * shape[i + 1] }
-        let newShape = perm.map { shape[$0] }
-        let source = perm.map { strides[$0] }
-        var out = [Double](repeating: 0, count: values.count)
-        var counter = [Int](repeating: 0, count: rank)
-        var flat = 0
-        for i in 0..<values.count {
-            out[i] = values[flat]
-            var axis = rank - 1
-            while axis >= 0 {
-                counter[axis] += 1
-                flat += source[axis]
-                if counter[axis] < newShape[axis] { break }
-                flat -= source[axis] * counter[axis]
-                counter[axis] = 0
-                axis -= 1
-            }
-        }
-        return out
+        Tensor.transposedIndices(shape, perm).map { values[$0] }
     }
 
     /// The same values under `newShape`; a per-channel origin keeps its axis when that axis survives.
