@@ -18,6 +18,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         // MARK: - C and system libraries
@@ -29,9 +30,10 @@ let package = Package(
         // MARK: - Libraries
         .target(
             name: "Core",
-            dependencies: ["CKernels", "CXNNPACK"],
+            dependencies: ["CKernels", "CXNNPACK", "CZstd", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: optimizedSwift
         ),
+        .target(name: "TransportMQTT", dependencies: ["Core", "CMosquitto"]),
         .target(
             name: "ONNXImport",
             dependencies: ["Core", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
@@ -68,5 +70,6 @@ let package = Package(
         .testTarget(name: "CoreTests", dependencies: ["Core"]),
         .testTarget(name: "ONNXImportTests", dependencies: ["ONNXImport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CLITests", dependencies: ["Core"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Core", "TransportMQTT"]),
     ]
 )
