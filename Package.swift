@@ -67,7 +67,7 @@ let package = Package(
 
         // MARK: - Tests
         .testTarget(name: "CKernelsTests", dependencies: ["CKernels"]),
-        .testTarget(name: "CoreTests", dependencies: ["Core"]),
+        .testTarget(name: "CoreTests", dependencies: ["Core"], exclude: ["Fixtures"]),
         .testTarget(name: "ONNXImportTests", dependencies: ["ONNXImport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CLITests", dependencies: ["Core"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Core", "TransportMQTT"]),

@@ -10,4 +10,12 @@ public enum Mosquitto {
         _ = mosquitto_lib_version(&major, &minor, &revision)
         return (Int(major), Int(minor), Int(revision))
     }
+
+    /// Initializes libmosquitto (and through it OpenSSL) once per process, before the first
+    /// client handle. Swift runs a global's initializer exactly once, whatever the thread.
+    static func initializeLibrary() {
+        _ = initialized
+    }
+
+    private static let initialized: Int32 = mosquitto_lib_init()
 }

@@ -7,7 +7,7 @@ struct Starling: ParsableCommand {
         commandName: "starling",
         abstract: "Starling: train, import, quantize and run edge models; operate the fleet.",
         version: "0.1.0",
-        subcommands: [ModelCommand.self])
+        subcommands: [ModelCommand.self, PackageCommand.self, KeysCommand.self])
 }
 
 struct ModelCommand: ParsableCommand {

@@ -36,10 +36,12 @@ public enum FileIO {
 
     /// Writes `bytes` to a temporary file beside `path`, syncs it, renames it over `path` and
     /// syncs the directory, so that after a crash readers see either the old or the new file.
-    public static func writeAtomically(_ bytes: [UInt8], to path: String) throws(ModelError) {
+    /// The file is created with permissions `mode` (less the umask), so a secret is never readable
+    /// by others, not even for a moment.
+    public static func writeAtomically(_ bytes: [UInt8], to path: String, mode: Int = 0o644) throws(ModelError) {
         var random = SystemRandomNumberGenerator()
         let temporary = "\(path).tmp-\(getpid())-\(random.next() & 0xFFFF_FFFF)"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode_t(mode))
         guard fd >= 0 else { throw error("cannot create '\(temporary)'") }
         var written = 0
         while written < bytes.count {
@@ -76,7 +78,7 @@ public enum FileIO {
         close(fd)
     }
 
-    private static func error(_ message: String) -> ModelError {
+    static func error(_ message: String) -> ModelError {
         ModelError(.io, "\(message): \(String(cString: strerror(errno)))")
     }
 }
