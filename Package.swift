@@ -19,6 +19,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // MARK: - C and system libraries
@@ -39,7 +42,17 @@ let package = Package(
             dependencies: ["Core", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             exclude: ["Generated/onnx.proto"]
         ),
-        .target(name: "Agent", dependencies: ["Core"]),
+        .target(
+            name: "Agent",
+            dependencies: [
+                "Core", "TransportMQTT",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
         .target(name: "Hub", dependencies: ["Core", "ONNXImport"]),
 
         // MARK: - Executables
@@ -64,12 +77,26 @@ let package = Package(
             path: "Benchmarks/starling-bench",
             swiftSettings: optimizedSwift
         ),
+        .executableTarget(
+            name: "starling-transport-bench",
+            dependencies: ["Core", "TransportMQTT"],
+            path: "Benchmarks/transport",
+            exclude: ["README.md", "paho_pub.py"],
+            swiftSettings: optimizedSwift
+        ),
+        .executableTarget(
+            name: "starling-store-bench",
+            dependencies: ["Agent"],
+            path: "Benchmarks/agent-store",
+            swiftSettings: optimizedSwift
+        ),
 
         // MARK: - Tests
         .testTarget(name: "CKernelsTests", dependencies: ["CKernels"]),
         .testTarget(name: "CoreTests", dependencies: ["Core"], exclude: ["Fixtures"]),
         .testTarget(name: "ONNXImportTests", dependencies: ["ONNXImport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CLITests", dependencies: ["Core"]),
+        .testTarget(name: "AgentTests", dependencies: ["Agent"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Core", "TransportMQTT"]),
     ]
 )
