@@ -7,9 +7,10 @@ BIN = $(shell $(SWIFT) build $(BUILD_FLAGS) --show-bin-path)
 APT_PACKAGES := libmosquitto-dev mosquitto mosquitto-clients libzstd-dev zstd libsqlite3-dev libssl-dev \
 	libxnnpack-dev libpthreadpool-dev python3 python3-venv
 VENV := .venv
-PY_PACKAGES := onnxruntime onnx numpy scikit-learn
+PY_PACKAGES := onnxruntime onnx numpy scikit-learn paho-mqtt
+TEST_PY_PACKAGES := 'tritonclient[http]' numpy
 
-.PHONY: all deps build test demo bench bench-deps check-layering format clean
+.PHONY: all deps build test test-deps demo bench bench-deps check-layering format clean
 
 all: build
 
@@ -25,8 +26,14 @@ deps:
 build: deps
 	$(SWIFT) build $(BUILD_FLAGS)
 
+## test-deps: a venv with the stock Triton HTTP client, which the agent's OIP tests run unchanged
+test-deps: deps
+	@[ -x $(VENV)/bin/python ] || python3 -m venv $(VENV)
+	@$(VENV)/bin/python -c "import tritonclient.http, numpy" 2>/dev/null || \
+	  $(VENV)/bin/pip install -q $(TEST_PY_PACKAGES)
+
 ## test: every unit and integration test, plus the dependency rules of the package layout
-test: deps check-layering
+test: deps test-deps check-layering
 	$(SWIFT) build --build-tests $(BUILD_FLAGS)
 	$(SWIFT) test --skip-build $(BUILD_FLAGS)
 
@@ -37,16 +44,19 @@ check-layering: deps
 demo: build
 	@scripts/demo.sh "$(BIN)"
 
-## bench: release build, ONNX Runtime from pip, ratios against ORT (see docs/benchmarks.md)
+## bench: release build, ONNX Runtime and paho-mqtt from pip, ratios against ORT, zstd, openssl,
+## mosquitto_pub (see docs/benchmarks.md); BENCH_ONLY=packages,transport runs only those sections
 bench-deps: deps
 	@[ -x $(VENV)/bin/python ] || python3 -m venv $(VENV)
-	@$(VENV)/bin/python -c "import onnxruntime, onnx, numpy, sklearn" 2>/dev/null || \
+	@$(VENV)/bin/python -c "import onnxruntime, onnx, numpy, sklearn, paho.mqtt" 2>/dev/null || \
 	  $(VENV)/bin/pip install -q $(PY_PACKAGES)
 
 bench: bench-deps
 	$(SWIFT) build -c release --product starling-bench
 	$(SWIFT) build -c release --product starling
-	@BENCH_COMMAND="make bench" Benchmarks/run.sh "$$($(SWIFT) build -c release --show-bin-path)" "$(VENV)/bin/python"
+	$(SWIFT) build -c release --product starling-transport-bench
+	@BENCH_COMMAND="make bench$${BENCH_ONLY:+ BENCH_ONLY=$$BENCH_ONLY}" \
+	  Benchmarks/run.sh "$$($(SWIFT) build -c release --show-bin-path)" "$(VENV)/bin/python"
 
 format:
 	$(SWIFT) format --in-place --recursive Sources Tests Benchmarks --configuration .swift-format

@@ -7,10 +7,12 @@ Each figure is the median over repeats of each process's own median (see run.sh)
 is (max - min) / median of those per-process medians. ORT's single-sample latency is shown
 raw and corrected: minus the median time of an Identity model with the same input size,
 measured in the same repeats, which is what one `InferenceSession.run` call from Python costs.
-Latency ratios use the corrected figure.
+Latency ratios use the corrected figure. The model package and MQTT transport tables come from
+report_packages.py. Sections without results (run.sh with BENCH_ONLY) are left out.
 """
 
 import datetime
+import importlib.metadata
 import json
 import os
 import pathlib
@@ -18,6 +20,8 @@ import platform
 import statistics
 import sys
 from collections import defaultdict
+
+import report_packages
 
 LABELS = {
     "mlp1024": "MLP 1024-1024-1024-10",
@@ -247,6 +251,10 @@ def machine(meta, out):
             versions[module] = __import__(module).__version__
         except ImportError:
             versions[module] = "missing"
+    try:
+        versions["paho-mqtt"] = importlib.metadata.version("paho-mqtt")
+    except importlib.metadata.PackageNotFoundError:
+        versions["paho-mqtt"] = "missing"
     return [
         f"- machine: {cpu} ({ids.get('vendor_id', '?')} family {ids.get('cpu family', '?')} model {ids.get('model', '?')}; {isa}), "
         f"{os.cpu_count()} cores, {platform.system()} {platform.release()}",
@@ -263,25 +271,37 @@ def machine(meta, out):
 def main():
     out = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "out/bench")
     rows, meta = load(out)
-    res = Results(rows)
-    parts = [
-        "# Starling vs ONNX Runtime and scikit-learn",
-        "\n".join(machine(meta, out)),
-        "## Targets\n\nFigures: medians over repeats. Ratio: the median over repeats of the ratio within a "
-        "repeat (both sides ran back to back); throughput Starling / ORT (> 1: Starling faster), latency "
-        "Starling / ORT corrected (< 1: Starling faster), training time Starling / scikit-learn.",
-        targets(res),
-        "## float32, for context\n\nStarling's float32 runner (`FloatRunner`, tensors in and out) is single-threaded: its 2-thread "
-        "rows run one thread, unpinned.",
-        fp32(res),
-        "## The CNN by layer (int8), for context\n\nEach conv block alone (its own random weights, "
-        "input quantized, output dequantized), to see where the CNN's time goes.",
-        cnn_layers(res),
-        "## Starling's int8 backends, for context",
-        backends(res),
-        "## Every measurement",
-        details(res),
-    ]
+    sections = defaultdict(list)
+    for row in rows:
+        sections[row.get("section", "runtime")].append(row)
+    res = Results(sections["runtime"])
+    parts = ["# Starling vs ONNX Runtime, scikit-learn, zstd, openssl and Mosquitto clients", "\n".join(machine(meta, out))]
+    if sections["runtime"]:
+        parts += [
+            "## Targets\n\nFigures: medians over repeats. Ratio: the median over repeats of the ratio within a "
+            "repeat (both sides ran back to back); throughput Starling / ORT (> 1: Starling faster), latency "
+            "Starling / ORT corrected (< 1: Starling faster), training time Starling / scikit-learn.",
+            targets(res),
+            "## float32, for context\n\nStarling's float32 runner (`FloatRunner`, tensors in and out) is single-threaded: its 2-thread "
+            "rows run one thread, unpinned.",
+            fp32(res),
+            "## The CNN by layer (int8), for context\n\nEach conv block alone (its own random weights, "
+            "input quantized, output dequantized), to see where the CNN's time goes.",
+            cnn_layers(res),
+            "## Starling's int8 backends, for context",
+            backends(res),
+        ]
+    extra = [
+        ("## Model packages: sign + compress + chunk, verify + decompress\n\nThe same ~10 MB int8 model file for "
+         "every tool; MB/s of the uncompressed model file (10^6 B/s), medians over rounds, then over repeats. "
+         "Ratio: Starling's MB/s over the peer's (> 1: Starling faster), median over repeats.",
+         report_packages.packages(sections["packages"])),
+        ("## Package size: int8 + zstd vs the fp32 ONNX file", report_packages.sizes(sections["sizes"])),
+        ("## MQTT: QoS 1 publish throughput, 64 B payloads, one process", report_packages.transport(sections["transport"])),
+    ]  # fmt: skip
+    parts += [part for title, body in extra if body for part in (title, body)]
+    if sections["runtime"]:
+        parts += ["## Every measurement", details(res)]
     text = "\n\n".join(parts) + "\n"
     (out / "report.md").write_text(text)
     print(text)

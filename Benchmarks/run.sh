@@ -9,11 +9,18 @@
 # and 2 threads (unpinned). Every run is its own process and prints one JSON line into
 # out/bench/results.jsonl; Benchmarks/report.py then prints the table and writes
 # out/bench/report.md.
+#
+# Sections: int8, layers, fp32, backends, training (Starling vs ONNX Runtime / scikit-learn),
+# packages (package create/verify vs zstd and openssl, and package sizes vs fp32 ONNX) and
+# transport (MQTT QoS 1 publish throughput vs mosquitto_pub and paho-mqtt). BENCH_ONLY (comma
+# separated, e.g. BENCH_ONLY=packages,transport) runs only those; BENCH_OUT (default out/bench)
+# is the output directory, whose results.jsonl starts empty on every run.
 set -euo pipefail
 bin="$(cd "$1" && pwd)"
 py="$2"
 cd "$(dirname "$0")/.."
-out=out/bench
+out="${BENCH_OUT:-out/bench}"
+only="${BENCH_ONLY:-int8,layers,fp32,backends,training,packages,transport}"
 repeats="${BENCH_REPEATS:-5}"
 cpu="${BENCH_CPU:-1}"
 results="$out/results.jsonl"
@@ -21,9 +28,20 @@ mkdir -p "$out"
 started=$(date +%s)
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
-echo "== models (ONNX Runtime's quantize_static, QDQ, per-channel) -> $out"
-"$py" Benchmarks/ort/make_models.py "$out"
-echo "   Starling backends here: $("$bin/starling-bench" --list-backends)"
+# want <section>: true when BENCH_ONLY selects it.
+want() { [[ ",$only," == *",$1,"* ]]; }
+for section in ${only//,/ }; do
+  case "$section" in
+    int8 | layers | fp32 | backends | training | packages | transport) ;;
+    *) echo "run.sh: unknown section '$section' in BENCH_ONLY" >&2 && exit 2 ;;
+  esac
+done
+
+if want int8 || want layers || want fp32 || want backends || want packages; then
+  echo "== models (ONNX Runtime's quantize_static, QDQ, per-channel) -> $out"
+  "$py" Benchmarks/ort/make_models.py "$out"
+  echo "   Starling backends here: $("$bin/starling-bench" --list-backends)"
+fi
 : >"$results"
 
 # pinned <threads> <command...>: 1 thread runs on one CPU only, 2 threads on both cores.
@@ -80,52 +98,94 @@ pair() {
   echo "   $name done ($(($(date +%s) - started)) s; busy at $busy_starts of $settles starts so far)"
 }
 
-echo "== int8 (the targets)"
-pair mlp1024.int8.b1024 mlp1024.int8 1024
-pair mlp1024.int8.b1 mlp1024.int8 1 identity1024
-pair digits.int8.b1 digits.int8 1 identity64
-pair cnn.int8.b64 cnn.int8 64
+if want int8; then
+  echo "== int8 (the targets)"
+  pair mlp1024.int8.b1024 mlp1024.int8 1024
+  pair mlp1024.int8.b1 mlp1024.int8 1 identity1024
+  pair digits.int8.b1 digits.int8 1 identity64
+  pair cnn.int8.b64 cnn.int8 64
+fi
 
-echo "== the CNN's two conv blocks alone (context)"
-pair cnn_conv1.int8.b64 cnn_conv1.int8 64
-pair cnn_conv2.int8.b64 cnn_conv2.int8 64
+if want layers; then
+  echo "== the CNN's two conv blocks alone (context)"
+  pair cnn_conv1.int8.b64 cnn_conv1.int8 64
+  pair cnn_conv2.int8.b64 cnn_conv2.int8 64
+fi
 
-echo "== fp32 (context; Starling's float32 runner is single-threaded)"
-pair mlp1024.fp32.b1024 mlp1024.fp32 1024
-pair mlp1024.fp32.b1 mlp1024.fp32 1
-pair digits.fp32.b1 digits.fp32 1
-pair cnn.fp32.b64 cnn.fp32 64
+if want fp32; then
+  echo "== fp32 (context; Starling's float32 runner is single-threaded)"
+  pair mlp1024.fp32.b1024 mlp1024.fp32 1024
+  pair mlp1024.fp32.b1 mlp1024.fp32 1
+  pair digits.fp32.b1 digits.fp32 1
+  pair cnn.fp32.b64 cnn.fp32 64
+fi
 
-echo "== Starling's other int8 backends (context, 1 thread, once)"
-for backend in xnnpack reference; do
-  settle
-  quick=()
-  [ "$backend" = reference ] && quick=(--warmup-ms 0 --rounds 5 --budget-ms 1000)
-  starling mlp1024.int8.b1024 mlp1024.int8 1024 1 --backend "$backend" "${quick[@]}"
-  starling mlp1024.int8.b1 mlp1024.int8 1 1 --backend "$backend"
-  starling digits.int8.b1 digits.int8 1 1 --backend "$backend"
-  starling cnn.int8.b64 cnn.int8 64 1 --backend "$backend" "${quick[@]}"
-done
-echo "   backends done ($(($(date +%s) - started)) s)"
+if want backends; then
+  echo "== Starling's other int8 backends (context, 1 thread, once)"
+  for backend in xnnpack reference; do
+    settle
+    quick=()
+    [ "$backend" = reference ] && quick=(--warmup-ms 0 --rounds 5 --budget-ms 1000)
+    starling mlp1024.int8.b1024 mlp1024.int8 1024 1 --backend "$backend" "${quick[@]}"
+    starling mlp1024.int8.b1 mlp1024.int8 1 1 --backend "$backend"
+    starling digits.int8.b1 digits.int8 1 1 --backend "$backend"
+    starling cnn.int8.b64 cnn.int8 64 1 --backend "$backend" "${quick[@]}"
+  done
+  echo "   backends done ($(($(date +%s) - started)) s)"
+fi
 
-echo "== central training of the digits MLP 64-128-64-10"
 epochs="${BENCH_EPOCHS:-40}"
 lr="${BENCH_LR:-0.002}"
-for rep in $(seq "$repeats"); do
-  settle
-  for threads in 1 2; do
-    "$py" Benchmarks/train_bench.py starling --bin "$bin" --epochs "$epochs" --lr "$lr" --threads "$threads" --cpu "$cpu" >>"$results"
-    "$py" Benchmarks/train_bench.py sklearn --python "$py" --epochs "$epochs" --lr "$lr" --threads "$threads" --cpu "$cpu" >>"$results"
+if want training; then
+  echo "== central training of the digits MLP 64-128-64-10"
+  for rep in $(seq "$repeats"); do
+    settle
+    for threads in 1 2; do
+      "$py" Benchmarks/train_bench.py starling --bin "$bin" --epochs "$epochs" --lr "$lr" --threads "$threads" --cpu "$cpu" >>"$results"
+      "$py" Benchmarks/train_bench.py sklearn --python "$py" --epochs "$epochs" --lr "$lr" --threads "$threads" --cpu "$cpu" >>"$results"
+    done
   done
-done
-echo "   training done ($(($(date +%s) - started)) s)"
+  echo "   training done ($(($(date +%s) - started)) s)"
+fi
+
+# Package benchmark: a ~10 MB int8 model packaged and verified by Starling (API and CLI) beside
+# zstd -3 / zstd -d and openssl's Ed25519 on the same file; every repeat is a fresh process
+# (BENCH_PACKAGE_ROUNDS rounds inside, default 7), pinned to one CPU with the tools it starts.
+if want packages; then
+  echo "== model packages: create and verify beside zstd and openssl; sizes beside fp32 ONNX"
+  "$py" Benchmarks/package_model.py "$out"
+  "$bin/starling-bench" sizes --dir "$out" digits mlp1024 cnn mlp10m >>"$results"
+  for rep in $(seq "$repeats"); do
+    settle
+    pinned 1 "$bin/starling-bench" package --model "$out/mlp10m.int8.onnx" --work "$out/packages" --cli "$bin/starling" \
+      --rounds "${BENCH_PACKAGE_ROUNDS:-7}" >>"$results"
+  done
+  rm -rf "$out/packages"
+  echo "   packages done ($(($(date +%s) - started)) s)"
+fi
+
+# Transport benchmark: starling-transport-bench starts its own Mosquitto and prints a table;
+# report_packages.py turns it into result lines. One round per process, BENCH_TRANSPORT_REPEATS
+# processes (default 3); the report takes the median. BENCH_TRANSPORT_MESSAGES (default 50000)
+# stays below 65536: paho_pub.py queues every message at once, and paho-mqtt's 16-bit message
+# ids then wrap onto messages still in flight, so a run of 100000 never sees its last PUBACK.
+if want transport; then
+  echo "== MQTT QoS 1 publish throughput, 64 B: Starling vs mosquitto_pub and paho-mqtt"
+  for rep in $(seq "${BENCH_TRANSPORT_REPEATS:-3}"); do
+    settle
+    "$bin/starling-transport-bench" --paho-python "$py" --rounds 1 --messages "${BENCH_TRANSPORT_MESSAGES:-50000}" \
+      >"$out/transport.txt"
+    "$py" Benchmarks/report_packages.py transport-rows "$out/transport.txt" >>"$results"
+  done
+  echo "   transport done ($(($(date +%s) - started)) s)"
+fi
 
 swift_version=$( (swift --version 2>/dev/null || true) | head -1)
 revision=$(git describe --always --dirty 2>/dev/null || echo unknown)
 "$py" - "$out/meta.json" <<EOF
 import json, sys
 json.dump({
-    "command": "${BENCH_COMMAND:-Benchmarks/run.sh $1 $2}",
+    "command": "${BENCH_COMMAND:-${BENCH_ONLY:+BENCH_ONLY=$BENCH_ONLY }${BENCH_OUT:+BENCH_OUT=$BENCH_OUT }Benchmarks/run.sh $1 $2}",
     "repeats": $repeats,
     "cpu": $cpu,
     "busy_starts": $busy_starts,
@@ -138,6 +198,7 @@ json.dump({
     "load_after": "$(cut -d' ' -f1-3 /proc/loadavg)",
     "epochs": $epochs,
     "lr": $lr,
+    "sections": "$only",
 }, open(sys.argv[1], "w"), indent=2)
 EOF
 "$py" Benchmarks/report.py "$out"

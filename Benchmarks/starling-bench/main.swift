@@ -64,6 +64,25 @@ func benchmark(_ options: Options) throws -> Result {
 }
 
 let arguments = Array(CommandLine.arguments.dropFirst())
+// Modes: `package` (PackageBench.swift), `sizes` (PackageSizes.swift); otherwise the ORT counterpart.
+if let mode = arguments.first, mode == "package" || mode == "sizes" {
+    let rest = Array(arguments.dropFirst())
+    if rest.isEmpty || rest.contains("--help") {
+        print(mode == "package" ? PackageBench.Options.usage : PackageSizes.usage)
+        exit(rest.isEmpty ? 2 : 0)
+    }
+    do {
+        if mode == "package" {
+            try PackageBench(try PackageBench.Options(parsing: rest)).run()
+        } else {
+            try PackageSizes.run(rest)
+        }
+    } catch {
+        FileHandle.standardError.write(Data("starling-bench \(mode): \(error)\n".utf8))
+        exit(1)
+    }
+    exit(0)
+}
 if arguments == ["--list-backends"] {
     print(KernelBackend.available.map(\.rawValue).joined(separator: " ") + " (best: \(KernelBackend.best))")
     exit(0)

@@ -1,6 +1,7 @@
 // starling-transport-bench: QoS 1 publish throughput through a local Mosquitto, Starling's
 // MQTTTransport beside mosquitto_pub (and paho-mqtt, when a Python with it is given), in one run
-// against one broker. See README.md in this folder.
+// against one broker; with `--transfer-mb N`, a chunked package transfer instead
+// (TransferBenchmark.swift). See README.md in this folder.
 import Core
 import Foundation
 import TransportMQTT
@@ -12,6 +13,8 @@ struct Options {
     var rounds = 3
     var pahoPython: String?
     var withSubscriber = false
+    var transferMegabytes: Int?
+    var window: Int?
 
     init(_ arguments: [String]) {
         var rest = arguments.dropFirst()
@@ -24,9 +27,12 @@ struct Options {
             case "--rounds": rounds = Int(value) ?? rounds
             case "--paho-python": pahoPython = value
             case "--subscriber": withSubscriber = value == "on"
+            case "--transfer-mb": transferMegabytes = Int(value)
+            case "--window": window = Int(value)
             default:
                 print("usage: starling-transport-bench [--messages N] [--payload BYTES] [--windows 100,1000] [--rounds R]")
                 print("                                [--paho-python PATH] [--subscriber on|off]")
+                print("       starling-transport-bench --transfer-mb MB [--rounds R] [--window CHUNKS]")
                 exit(2)
             }
         }
@@ -76,6 +82,12 @@ func run(_ arguments: [String], input: String) throws {
 }
 
 let options = Options(CommandLine.arguments)
+if let megabytes = options.transferMegabytes {
+    var transfer = TransferBenchmark(megabytes: megabytes, rounds: options.rounds)
+    if let window = options.window { transfer.window = window }
+    try await transfer.run()
+    exit(0)
+}
 let directory = FileManager.default.temporaryDirectory.appendingPathComponent("starling-transport-bench-\(getpid())").path
 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
 defer { try? FileManager.default.removeItem(atPath: directory) }

@@ -55,7 +55,12 @@ extension MosquittoClient {
             state.connectWaiters = []
             let changes: [SubscriptionChange]
             if sessionPresent {
-                changes = state.unconfirmed
+                // Mosquitto (2.0.11) restores a persisted `$share/...` subscription after a restart
+                // and says the session is present, but delivers nothing to it until it is made
+                // again; re-subscribing is harmless (no duplicate deliveries), so shared ones are.
+                let shared = state.filters.filter { $0.key.hasPrefix("$share/") }.sorted { $0.key < $1.key }
+                    .map { SubscriptionChange.subscribe($0.key, $0.value) }
+                changes = state.unconfirmed + shared.filter { change in !state.unconfirmed.contains { $0 == change } }
             } else {
                 // A fresh session has no subscriptions: apply every wanted one.
                 changes = state.filters.sorted { $0.key < $1.key }.map { .subscribe($0.key, $0.value) }

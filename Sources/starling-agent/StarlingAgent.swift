@@ -3,12 +3,12 @@ import ArgumentParser
 import Core
 
 @main
-struct StarlingAgent: ParsableCommand {
+struct StarlingAgent: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "starling-agent",
         abstract: "The Starling device agent.",
         version: AgentVersion.current,
-        subcommands: [Info.self])
+        subcommands: [Info.self, Serve.self])
 
     struct Info: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "What this agent build supports on this machine.")
@@ -16,7 +16,8 @@ struct StarlingAgent: ParsableCommand {
         func run() {
             print("starling-agent \(AgentVersion.current)")
             print("model format  \(AgentVersion.modelFormat.major).\(AgentVersion.modelFormat.minor)")
-            print("int8 backends \(KernelBackend.available.map(\.rawValue).joined(separator: ", ")) (best: \(KernelBackend.best))")
+            print(
+                "int8 backends \(KernelBackend.available.map(\.rawValue).joined(separator: ", ")) (best: \(KernelBackend.best))")
         }
     }
 }

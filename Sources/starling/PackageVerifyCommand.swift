@@ -17,8 +17,23 @@ struct PackageVerify: ParsableCommand {
     var revoked: String?
     @Option(help: "For a delta: the full package of its base version (verified first).")
     var base: String?
+    @Option(
+        name: .customLong("agent-version"),
+        help: "Refuse the package if it needs a newer agent than this version (as a device running it would).")
+    var agentVersion: String?
+    @Option(help: "Refuse the package if its firmware profiles exclude this one (as a device with it would).")
+    var profile: String?
     @Flag(help: "Print the result as JSON (also on failure: valid false, code, message).")
     var json = false
+
+    func validate() throws {
+        if let agentVersion, SemanticVersion(agentVersion) == nil {
+            throw ValidationError("--agent-version '\(agentVersion)' is not a semantic version (e.g. 0.3.0)")
+        }
+        if let profile, !PackageManifest.isValidName(profile) {
+            throw ValidationError("--profile '\(profile)' must be 1-64 of A-Z a-z 0-9 . _ -")
+        }
+    }
 
     func run() throws {
         let report: VerifyReport
@@ -51,11 +66,15 @@ struct PackageVerify: ParsableCommand {
     private func verify() throws(ArtifactError) -> VerifyReport {
         let revocations =
             try revoked.map { path throws(ArtifactError) in try RevocationList.read(path: path) } ?? RevocationList()
-        let verifier = PackageVerifier(trust: try TrustRing.read(path: trust, revocations: revocations))
+        let target =
+            agentVersion == nil && profile == nil
+            ? nil : PackageTarget(agentVersion: agentVersion.flatMap(SemanticVersion.init), profile: profile)
+        let verifier = PackageVerifier(trust: try TrustRing.read(path: trust, revocations: revocations), target: target)
         var baseModel: [UInt8]?
         if let base {
             do {
-                baseModel = try verifier.verify(path: base).modelBytes
+                // The base is the device's current model: trusted and intact, whatever it targets.
+                baseModel = try PackageVerifier(trust: verifier.trust).verify(path: base).modelBytes
             } catch {
                 throw ArtifactError(error.code, "base package '\(base)': \(error.message)", underlying: error.underlying)
             }

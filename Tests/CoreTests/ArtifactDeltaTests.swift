@@ -81,16 +81,25 @@ struct ArtifactDeltaTests {
         #expect(try verifier.verify(Self.delta(v2, base: v1).encode(), base: v1).modelBytes == v2)
     }
 
-    @Test("a signed delta whose subtraction range lies rebuilds a wrong model and is refused")
+    @Test("a signed delta whose subtraction range lies is refused: a wrong rebuild, or a range outside the models")
     func lyingSubtraction() throws {
         let (v1, v2) = Self.versions
         let delta = try Self.delta(v2, base: v1)
-        try #require(delta.manifest.delta?.subtract != nil)
-        let forged = try ArtifactFixtures.resign(delta) { $0.delta!.subtract!.offset += 64 }
-        let code = ArtifactFixtures.code {
-            _ = try PackageVerifier(trust: ArtifactFixtures.ring).verify(forged.encode(), base: v1)
+        let verifier = PackageVerifier(trust: ArtifactFixtures.ring)
+        let subtract = try #require(delta.manifest.delta?.subtract)
+        // In range (the creator leaves the 4-byte CRC out of it), so only the rebuilt digest can tell.
+        let edits: [(String, (inout PackageManifest.DeltaSubtraction) -> Void)] = [
+            ("offset + 1", { $0.offset += 1 }), ("base offset + 1", { $0.baseOffset += 1 }), ("length - 1", { $0.length -= 1 }),
+        ]
+        for (name, edit) in edits {
+            let forged = try ArtifactFixtures.resign(delta) { edit(&$0.delta!.subtract!) }
+            #expect(
+                ArtifactFixtures.code { _ = try verifier.verify(forged.encode(), base: v1) } == .modelDigestMismatch, "\(name)")
         }
-        #expect(code == .modelDigestMismatch || code == .malformedManifest)
+        let outside = try ArtifactFixtures.resign(delta) { $0.delta!.subtract!.offset = $0.model.size - subtract.length + 1 }
+        #expect(ArtifactFixtures.code { _ = try verifier.verify(outside.encode(), base: v1) } == .malformedManifest)
+        let dropped = try ArtifactFixtures.resign(delta) { $0.delta!.subtract = nil }
+        #expect(ArtifactFixtures.code { _ = try verifier.verify(dropped.encode(), base: v1) } == .modelDigestMismatch)
     }
 
     @Test("a full package ignores a base; deltas between unrelated models still round-trip")

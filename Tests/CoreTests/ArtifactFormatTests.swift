@@ -131,6 +131,31 @@ struct ArtifactFormatTests {
         #expect(try ArtifactFixtures.package().encode() == bytes, "packaging is deterministic")
     }
 
+    @Test("the default chunk size is 256 KiB, and the last chunk holds the rest")
+    func defaultChunkSize() throws {
+        let options = PackageOptions(name: "digits", version: SemanticVersion(1, 0, 0), createdAt: ArtifactFixtures.createdAt)
+        #expect(options.chunkSize == 256 * 1024)
+        let package = try ModelPackage.create(model: ArtifactFixtures.smallModel, options: options, key: ArtifactFixtures.hubKey)
+        #expect(package.manifest.payload.chunkSize == 262_144)
+        #expect(package.manifest.payload.chunks == [PackageDigest.sha256(package.payload)], "a small payload is one chunk")
+        #expect(package.head.chunkRange(0) == 0..<package.payload.count)
+    }
+
+    @Test("packaging is deterministic but for the creation time, which only changes the manifest and signature")
+    func deterministicButTime() throws {
+        let first = try ArtifactFixtures.package()
+        let second = try ArtifactFixtures.package()
+        #expect(first.encode() == second.encode())
+        var later = ArtifactFixtures.options()
+        later.createdAt = "2027-01-02T03:04:05Z"
+        let other = try ModelPackage.create(model: ArtifactFixtures.smallModel, options: later, key: ArtifactFixtures.hubKey)
+        #expect(other.payload == first.payload)
+        var manifest = other.manifest
+        manifest.createdAt = first.manifest.createdAt
+        #expect(manifest == first.manifest, "nothing but createdAt differs in the manifest")
+        #expect(other.head.signature != first.head.signature)
+    }
+
     @Test("zstd: round trip, exact size, and refusals of corrupt or short frames")
     func zstd() throws {
         let data = (0..<100_000).map { UInt8(truncatingIfNeeded: $0 * 7 / 13) }

@@ -80,6 +80,17 @@ final class ArtifactKeyTests {
         #expect(ArtifactFixtures.code { try revocations.revoke("not-an-id") } == .invalidKey)
     }
 
+    @Test("a private key file given as a trust ring is refused by name, without echoing the key")
+    func privateKeyAsRing() throws {
+        let path = dir + "/hub-as-ring.key"
+        try ArtifactFixtures.hubKey.write(to: path)
+        let error = #expect(throws: ArtifactError.self) { try TrustRing.read(path: path) }
+        #expect(error?.code == .invalidKey)
+        #expect(error?.message.contains("is a private key file") == true)
+        let seed = PackageDigest.hex(ArtifactFixtures.hubKey.privateKey.rawRepresentation)
+        #expect(error.map { !"\($0)".contains(seed) } == true, "the secret never appears in an error")
+    }
+
     @Test("a ring entry whose key id does not match its key is refused")
     func mislabelledRingEntry() throws {
         var entry = ArtifactFixtures.hubKey.publicKey

@@ -48,6 +48,38 @@ enum ArtifactFixtures {
         return ModelPackage(head: try PackageHead(signing: manifest, with: key), payload: payload ?? package.payload)
     }
 
+    /// `package` re-signed with `payload` (its size, digest and chunk digests updated) and a
+    /// manifest that declares `modelSize` uncompressed bytes: a trusted signer's hostile package.
+    static func forge(_ package: ModelPackage, payload: [UInt8], modelSize: Int) throws -> ModelPackage {
+        try resign(package, payload: payload) { manifest in
+            let chunkSize = manifest.payload.chunkSize
+            manifest.payload.size = payload.count
+            manifest.payload.sha256 = PackageDigest.sha256(payload)
+            manifest.payload.chunks = stride(from: 0, to: payload.count, by: chunkSize).map {
+                PackageDigest.sha256(payload[$0..<min(payload.count, $0 + chunkSize)])
+            }
+            manifest.model.size = modelSize
+        }
+    }
+
+    /// A zstd frame of 64 MiB of zeros (a few KiB), announcing its size in the header or not.
+    static func bomb(announced: Bool) throws -> [UInt8] {
+        try Zstd.compress(
+            [UInt8](repeating: 0, count: 64 << 20), level: 3, prefix: nil, writeContentSize: announced, windowLog: 20)
+    }
+
+    /// `bytes` with one byte of the createdAt digits changed: still valid canonical JSON, so only
+    /// the signature can tell.
+    static func flipManifestDigit(_ bytes: [UInt8]) -> [UInt8] {
+        var out = bytes
+        let year = Array("\"createdAt\":\"2026".utf8)
+        guard let start = (0...(out.count - year.count)).first(where: { Array(out[$0..<($0 + year.count)]) == year }) else {
+            return out
+        }
+        out[start + year.count - 1] = UInt8(ascii: "7")
+        return out
+    }
+
     /// The error code a throwing call ends with (nil if it did not throw an `ArtifactError`).
     static func code(_ body: () throws -> Void) -> ArtifactError.Code? {
         do {

@@ -100,19 +100,6 @@ struct ArtifactVerificationTests {
         #expect(code(Array("not a package at all, just text".utf8)) == .notAPackage)
     }
 
-    /// `package` re-signed with `payload` and a manifest that declares `modelSize` uncompressed bytes.
-    func forge(_ package: ModelPackage, payload: [UInt8], modelSize: Int) throws -> ModelPackage {
-        try ArtifactFixtures.resign(package, payload: payload) { manifest in
-            let chunkSize = manifest.payload.chunkSize
-            manifest.payload.size = payload.count
-            manifest.payload.sha256 = PackageDigest.sha256(payload)
-            manifest.payload.chunks = stride(from: 0, to: payload.count, by: chunkSize).map {
-                PackageDigest.sha256(payload[$0..<min(payload.count, $0 + chunkSize)])
-            }
-            manifest.model.size = modelSize
-        }
-    }
-
     @Test("a decompression bomb signed by a trusted key is refused without allocating its size")
     func decompressionBomb() throws {
         let package = try ArtifactFixtures.package()
@@ -123,13 +110,13 @@ struct ArtifactVerificationTests {
             let bomb = try Zstd.compress(zeros, level: 3, prefix: nil, writeContentSize: announced, windowLog: 20)
             #expect(bomb.count < 8 << 10, "64 MiB of zeros compress to a few KiB")
             #expect(
-                code(try forge(package, payload: bomb, modelSize: 1 << 20).encode()) == .decompressionBomb,
+                code(try ArtifactFixtures.forge(package, payload: bomb, modelSize: 1 << 20).encode()) == .decompressionBomb,
                 "announced: \(announced)")
         }
         // A frame whose window exceeds what the declared size can need is refused before the
         // decoder allocates the window.
         let wide = try Zstd.compress(zeros, level: 3, prefix: nil, writeContentSize: false, windowLog: 27)
-        #expect(code(try forge(package, payload: wide, modelSize: 1000).encode()) == .decompressionFailed)
+        #expect(code(try ArtifactFixtures.forge(package, payload: wide, modelSize: 1000).encode()) == .decompressionFailed)
         let huge = try ArtifactFixtures.resign(package) { $0.model.size = 1 << 36 }
         #expect(code(huge.encode()) == .tooLarge, "a declared size over the limit is refused before decompression")
     }
@@ -142,7 +129,7 @@ struct ArtifactVerificationTests {
         let shorter = try ArtifactFixtures.resign(package) { $0.model.size += 10 }
         #expect(code(shorter.encode()) == .decompressionFailed)
         let garbage = [UInt8](repeating: 7, count: 5000)
-        var notAModel = try forge(package, payload: try Zstd.compress(garbage), modelSize: garbage.count)
+        var notAModel = try ArtifactFixtures.forge(package, payload: try Zstd.compress(garbage), modelSize: garbage.count)
         notAModel = try ArtifactFixtures.resign(notAModel) { $0.model.sha256 = PackageDigest.sha256(garbage) }
         #expect(code(notAModel.encode()) == .invalidModel)
     }

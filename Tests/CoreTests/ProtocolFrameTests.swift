@@ -100,15 +100,13 @@ import Testing
 
     @Test func strictUpdateHeader() throws {
         let bytes = try updateFrame().encoded()
-        #expect(throws: ProtocolError.self) { try FLUpdateFrame(parsing: bytes + [0]) }
+        let trailing = #expect(throws: ProtocolError.self) { try FLUpdateFrame(parsing: bytes + [0]) }
+        #expect(trailing?.code == .invalidFrame)
         #expect(throws: ProtocolError.self) { try FLUpdateFrame(parsing: patched(bytes, at: 5, 1, width: 1)) }
         #expect(throws: ProtocolError.self) { try FLUpdateFrame(parsing: patched(bytes, at: 8, UInt32.max)) }
         #expect(throws: ProtocolError.self) { try FLUpdateFrame(parsing: bytes, maxPayload: 10) }
-        do {
-            _ = try FLUpdateFrame(parsing: patched(bytes, at: 4, 9, width: 1))
-        } catch {
-            #expect(error.code == .unsupportedVersion)
-        }
+        let error = #expect(throws: ProtocolError.self) { try FLUpdateFrame(parsing: patched(bytes, at: 4, 9, width: 1)) }
+        #expect(error?.code == .unsupportedVersion)
     }
 
     @Test func tamperedUpdateHeaderFailsVerification() throws {

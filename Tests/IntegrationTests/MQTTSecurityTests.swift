@@ -122,6 +122,25 @@ struct MQTTSecurityTests {
         }
     }
 
+    @Test("a shared subscription of a persistent session still receives after a broker restart")
+    func sharedSubscriptionAfterRestart() async throws {
+        try await withBroker(Self.fleet) { broker in
+            // Keepalive 5 s: over TLS a vanished broker is noticed at the next ping.
+            var configuration = broker.clientConfiguration("hub-1", username: "hub", password: Self.accounts["hub"], tls: true)
+            configuration.keepAlive = .seconds(5)
+            let hub = try broker.transport(configuration)
+            let inbox = Collector.draining(hub.messages)
+            try await hub.connect()
+            try await hub.subscribe("$share/hub/starling/v1/devices/+/telemetry", qos: .atLeastOnce)
+            try broker.restart()
+            #expect(await eventually(timeout: .seconds(30)) { hub.statistics.connections >= 2 })
+            let (device, _) = try await Self.connect(broker, "dev-a", user: "dev-a")
+            try await MQTTTransportTests.publishConcurrently(device, topic: "\(Self.device("dev-a"))/telemetry", count: 50)
+            let received = try await inbox.take(50, Self.patience).map(MQTTTransportTests.index)
+            #expect(Set(received) == Set(0..<50))
+        }
+    }
+
     @Test("TLS: a client that trusts another CA, or speaks plain TCP to the TLS port, cannot connect")
     func tlsTrust() async throws {
         try await withBroker(Self.fleet) { broker in

@@ -176,6 +176,17 @@ void sk_avgpool_f32(const sk_conv_geom* g, int count_include_pad, const float* i
 void sk_avgpool_backward_f32(const sk_conv_geom* g, int count_include_pad, const float* out_grad,
                              float* input_grad);
 
+// MARK: - Checksums
+
+/// CRC-32 (IEEE 802.3, reflected, zlib's crc32): continues `crc` (0 to start) over n bytes,
+/// so that sk_crc32(sk_crc32(0, a, n), b, m) is the CRC of a followed by b. Uses carry-less
+/// multiplication on x86-64 CPUs that have it, slice-by-8 tables elsewhere.
+uint32_t sk_crc32(uint32_t crc, const void* data, size_t n);
+/// The same with the portable slice-by-8 tables only (for tests and comparison).
+uint32_t sk_crc32_portable(uint32_t crc, const void* data, size_t n);
+/// 1 when sk_crc32 uses carry-less multiplication on this CPU.
+int sk_crc32_accelerated(void);
+
 #ifdef __cplusplus
 }
 #endif

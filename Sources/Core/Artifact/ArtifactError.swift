@@ -24,6 +24,10 @@ public struct ArtifactError: Error, CustomStringConvertible, Sendable {
         case revokedKey
         /// The Ed25519 signature does not verify over the manifest bytes.
         case badSignature
+        /// The package needs a newer agent than the target device runs (`PackageTarget`).
+        case agentTooOld
+        /// The package is built for firmware profiles that exclude the target device's (`PackageTarget`).
+        case incompatibleProfile
         /// The payload's SHA-256 or size differs from the manifest.
         case payloadDigestMismatch
         /// A chunk belongs to a different package.
@@ -79,10 +83,10 @@ public struct ArtifactError: Error, CustomStringConvertible, Sendable {
         ArtifactError(.io, error.message, underlying: error)
     }
 
-    /// The message, with the underlying error if any.
+    /// The message, with the underlying error if any, on one line (tools print it as one).
     public var description: String {
-        if let underlying { return "\(message) (\(underlying))" }
-        return message
+        let text = underlying.map { "\(message) (\($0))" } ?? message
+        return String(text.map { $0.isNewline ? " " : $0 })
     }
 }
 

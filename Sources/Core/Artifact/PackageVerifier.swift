@@ -16,7 +16,8 @@ public struct VerifiedPackage: Sendable {
 ///
 /// 1. size bounds (file, manifest, payload, declared uncompressed size: `tooLarge`, `truncated`);
 /// 2. manifest parse (`notAPackage`, `unsupportedFormat`, `malformedManifest`, `corruptContainer`);
-/// 3. signature: known, unrevoked key (`unknownKey`, `revokedKey`, `badSignature`);
+/// 3. signature: known, unrevoked key (`unknownKey`, `revokedKey`, `badSignature`), then, if
+///    a `target` is set, compatibility with that device (`agentTooOld`, `incompatibleProfile`);
 /// 4. payload SHA-256 (`payloadDigestMismatch`);
 /// 5. for a delta, the base's SHA-256 (`missingBase`, `wrongBase`);
 /// 6. bounded decompression (`decompressionFailed`, `decompressionBomb`);
@@ -26,14 +27,18 @@ public struct PackageVerifier: Sendable {
     public var trust: TrustRing
     /// Size bounds.
     public var limits: ArtifactLimits
+    /// The device the package must suit (agent version, firmware profile); nil skips that check.
+    public var target: PackageTarget?
 
-    /// A verifier trusting `trust` within `limits`.
-    public init(trust: TrustRing, limits: ArtifactLimits = .standard) {
+    /// A verifier trusting `trust` within `limits`, for the device `target` (if any).
+    public init(trust: TrustRing, limits: ArtifactLimits = .standard, target: PackageTarget? = nil) {
         self.trust = trust
         self.limits = limits
+        self.target = target
     }
 
-    /// Steps 1-3 on a head alone (the first thing a transfer receives, before any chunk).
+    /// Steps 1-3 (with the target check) on a head alone: the first thing a transfer receives,
+    /// before any chunk.
     public func verifyHead(_ bytes: [UInt8]) throws(ArtifactError) -> PackageHead {
         let headLimit = PackageHead.preambleBytes + limits.maxManifestBytes + PackageHead.signatureBlockBytes
         guard bytes.count <= headLimit else {
@@ -45,6 +50,7 @@ public struct PackageVerifier: Sendable {
                 .corruptContainer, "the package head has \(bytes.count - head.byteCount) unexpected trailing bytes")
         }
         try head.verifySignature(trust: trust)
+        if let target { try head.manifest.checkCompatibility(with: target) }
         return head
     }
 
@@ -73,6 +79,7 @@ public struct PackageVerifier: Sendable {
     public func unpack(head: PackageHead, payload: [UInt8], base: [UInt8]? = nil) throws(ArtifactError) -> [UInt8] {
         try head.manifest.validate(limits: limits)
         try head.verifySignature(trust: trust)
+        if let target { try head.manifest.checkCompatibility(with: target) }
         return try ModelPackage(head: head, payload: payload).unpack(base: base, limits: limits)
     }
 

@@ -94,12 +94,19 @@ public struct TrustRing: Sendable, Equatable {
     // MARK: - Files
 
     private struct File: Codable { var keys: [TrustedKey] }
+    private struct PrivateKeyProbe: Decodable { var privateKey: String }
 
     /// Reads a trust ring file (or a single public key file), with an optional revocation list.
     public static func read(path: String, revocations: RevocationList = RevocationList()) throws(ArtifactError) -> TrustRing {
         let keys: [TrustedKey]
         if let file: File = try? KeyFiles.read(path, what: "trust ring") {
             keys = file.keys
+        } else if let key: TrustedKey = try? KeyFiles.read(path, what: "public key file") {
+            keys = [key]
+        } else if (try? KeyFiles.read(path, what: "private key file") as PrivateKeyProbe) != nil {
+            // A common slip: handing the private key where the public half belongs. Say so, and never echo it.
+            throw ArtifactError(
+                .invalidKey, "'\(path)' is a private key file; give a trust ring or a public key (.pub) file instead")
         } else {
             keys = [try KeyFiles.read(path, what: "trust ring or public key file") as TrustedKey]
         }

@@ -72,9 +72,30 @@ public struct QuantizedWeight: Sendable, Equatable {
         return scales[(i / inner) % shape[axis]]
     }
 
-    /// The real-valued tensor these codes stand for.
+    /// The real-valued tensor these codes stand for: element i is `Float(values[i])` times
+    /// the scale of its channel.
     public func dequantized() -> Tensor {
-        Tensor(shape: shape, scalars: values.indices.map { Float(values[$0]) * scale(ofElement: $0) })
+        let count = values.count
+        // Elements come in runs of `inner` that share one scale; the runs cycle through the channels.
+        let perTensor = scales.count == 1 || shape.isEmpty
+        let channels = perTensor ? 1 : shape[axis]
+        let inner = perTensor ? max(count, 1) : max(shape[(axis + 1)...].reduce(1, *), 1)
+        let scalars = [Float](unsafeUninitializedCapacity: count) { out, initialized in
+            values.withUnsafeBufferPointer { codes in
+                scales.withUnsafeBufferPointer { scales in
+                    var start = 0
+                    var channel = 0
+                    while start < count {
+                        let scale = scales[channel]
+                        for i in start..<min(start + inner, count) { out[i] = Float(codes[i]) * scale }
+                        start += inner
+                        channel = channel + 1 == channels ? 0 : channel + 1
+                    }
+                }
+            }
+            initialized = count
+        }
+        return Tensor(shape: shape, scalars: scalars)
     }
 
     /// Symmetric per-channel quantization of `tensor` along `axis` to [−127, 127].
