@@ -76,17 +76,7 @@ extension MosquittoClient {
     /// Sends a subscription change again, on the loop thread (inside a callback libmosquitto
     /// only queues the packet).
     private func resend(_ change: SubscriptionChange) {
-        var mid: Int32 = 0
-        let rc: Int32
-        let waiter: Waiter
-        switch change {
-        case .subscribe(let filter, let qos):
-            rc = mosquitto_subscribe_v5(handle, &mid, filter, Int32(qos.rawValue), 0, nil)
-            waiter = .subscribe(filter, qos, nil)
-        case .unsubscribe(let filter):
-            rc = mosquitto_unsubscribe_v5(handle, &mid, filter, nil)
-            waiter = .unsubscribe(filter, nil)
-        }
+        let (rc, mid, waiter) = send(change, resuming: nil)
         state.withLock { state in
             if rc == MOSQ_ERR_SUCCESS.rawValue {
                 _ = state.register(mid, waiter)

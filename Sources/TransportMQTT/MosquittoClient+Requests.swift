@@ -110,17 +110,7 @@ extension MosquittoClient {
                 if case .done(let result) = step { continuation.resume(returning: result) }
                 return
             }
-            var mid: Int32 = 0
-            let rc: Int32
-            let waiter: Waiter
-            switch change {
-            case .subscribe(let filter, let qos):
-                rc = mosquitto_subscribe_v5(handle, &mid, filter, Int32(qos.rawValue), 0, nil)
-                waiter = .subscribe(filter, qos, continuation)
-            case .unsubscribe(let filter):
-                rc = mosquitto_unsubscribe_v5(handle, &mid, filter, nil)
-                waiter = .unsubscribe(filter, continuation)
-            }
+            let (rc, mid, waiter) = send(change, resuming: continuation)
             let outcome: Result<Void, TransportError>? = state.withLock { state in
                 state.activeCalls -= 1
                 if rc == MOSQ_ERR_NO_CONN.rawValue {
@@ -150,5 +140,19 @@ extension MosquittoClient {
     /// would: the broker publishes the last will, the client reconnects. For tests.
     func simulateConnectionLoss() {
         state.withLock { $0.dropRequested = true }
+    }
+
+    /// Hands a SUBSCRIBE or UNSUBSCRIBE for `change` to libmosquitto; the returned waiter resumes
+    /// `continuation` (nil for the transport's own re-subscriptions) when the broker answers.
+    func send(_ change: SubscriptionChange, resuming continuation: Waiter.Continuation?) -> (rc: Int32, mid: Int32, waiter: Waiter) {
+        var mid: Int32 = 0
+        switch change {
+        case .subscribe(let filter, let qos):
+            let rc = mosquitto_subscribe_v5(handle, &mid, filter, Int32(qos.rawValue), 0, nil)
+            return (rc, mid, .subscribe(filter, qos, continuation))
+        case .unsubscribe(let filter):
+            let rc = mosquitto_unsubscribe_v5(handle, &mid, filter, nil)
+            return (rc, mid, .unsubscribe(filter, continuation))
+        }
     }
 }

@@ -44,6 +44,21 @@ struct OIPCodecTests {
         #expect(throws: JSONParseError.self) { try JSONValue.parse(Array(deep.utf8)) }
     }
 
+    @Test("JSON numbers read exactly as Swift's own correctly rounded parser reads them, on the fast path and off it")
+    func jsonNumbers() throws {
+        let texts = [
+            "0", "-0", "7", "-12", "0.1", "0.30000000000000004", "123456789012345", "1234567890123456789", "12345678901234567890123",
+            "1e22", "1e23", "2.5e-22", "4.9e-324", "1.7976931348623157e308", "3.4028235e38", "0.000001234", "9007199254740993",
+            "1.00000000000000000001", "1E5", "-2.5e+3", "8.589973e9",
+        ]
+        let json = "[" + texts.joined(separator: ",") + "]"
+        let parsed = try JSONValue.parse(Array(json.utf8))
+        #expect(parsed == .numbers(texts.map { Double($0)! }))
+        for (text, value) in zip(texts, parsed.elements ?? []) {
+            #expect(value == .number(Double(text)!), "\(text)")
+        }
+    }
+
     @Test("JSON tensors: nested and flat data are the same row-major elements; id and outputs are read")
     func jsonRequest() throws {
         let nested = try decode(
