@@ -65,10 +65,10 @@ struct InferenceSignatureTests {
                 name: "color", datatype: .bytes, shape: [rows, 1], values: .bytes(try table.cells("color").map { Array($0.utf8) })
             ),
         ]
-        let (feeds, count) = try signature.feeds(from: tensors)
+        let (values, count) = try signature.feeds(from: tensors)
         let expected = try model.features!.transform(try table.dropping("label"))
         #expect(count == rows)
-        #expect(feeds == expected)
+        #expect(signature.tensors(values, rows: count) == expected)
     }
 
     @Test("an image input takes its raw columns flat or as [H, W, C]")
@@ -83,8 +83,8 @@ struct InferenceSignatureTests {
         let image = try signature.feeds(from: [
             InferenceTensor(name: "input", datatype: .fp32, shape: [2, 8, 8, 1], values: .numbers(pixels))
         ])
-        #expect(flat.feeds == image.feeds)
-        #expect(flat.feeds["input"]?.shape == [2, 8, 8, 1])
+        #expect(flat.values == image.values)
+        #expect(signature.tensors(flat.values, rows: flat.rows)["input"]?.shape == [2, 8, 8, 1])
         #expect(throws: InferenceError.self) {
             try signature.feeds(from: [
                 InferenceTensor(name: "input", datatype: .fp32, shape: [2, 8, 8], values: .numbers(pixels))

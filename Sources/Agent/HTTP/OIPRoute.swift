@@ -33,37 +33,57 @@ enum OIPRoute: Equatable {
 
     /// Matches `method` and `target` (path and optional query, which is ignored).
     static func match(method: String, target: String) -> Result<OIPRoute, Failure> {
-        // Substrings, not Strings: no allocation per segment on the hot path.
-        let path = target.utf8.firstIndex(of: UInt8(ascii: "?")).map { target[..<$0] } ?? target[...]
-        let segments = path.split(separator: "/", omittingEmptySubsequences: true)
-        guard let first = segments.first else { return .failure(.notFound) }
-        if segments.count == 1 && first == "metrics" { return expect("GET", method, .metrics) }
-        guard first == "v2" else { return .failure(.notFound) }
+        var target = target
+        return target.withUTF8 { match(method: method, path: $0) }
+    }
+
+    /// Splits the path into at most 6 segments without allocating, then matches them.
+    private static func match(method: String, path bytes: UnsafeBufferPointer<UInt8>) -> Result<OIPRoute, Failure> {
+        let end = bytes.firstIndex(of: UInt8(ascii: "?")) ?? bytes.count
+        var segments: [Range<Int>] = []
+        segments.reserveCapacity(6)
+        var start = 0
+        for i in 0...end where i == end || bytes[i] == UInt8(ascii: "/") {
+            if i > start {
+                guard segments.count < 6 else { return .failure(.notFound) }
+                segments.append(start..<i)
+            }
+            start = i + 1
+        }
+        func equals(_ index: Int, _ word: StaticString) -> Bool {
+            guard index < segments.count else { return false }
+            let range = segments[index]
+            guard range.count == word.utf8CodeUnitCount else { return false }
+            for (k, i) in range.enumerated() where bytes[i] != word.utf8Start[k] { return false }
+            return true
+        }
+        func text(_ index: Int) -> String? { percentDecoded(UnsafeBufferPointer(rebasing: bytes[segments[index]])) }
+
+        if segments.count == 1 && equals(0, "metrics") { return expect("GET", method, .metrics) }
+        guard equals(0, "v2") else { return .failure(.notFound) }
         switch segments.count {
         case 1:
             return expect("GET", method, .serverMetadata)
-        case 3 where segments[1] == "health" && segments[2] == "live":
+        case 3 where equals(1, "health") && equals(2, "live"):
             return expect("GET", method, .live)
-        case 3 where segments[1] == "health" && segments[2] == "ready":
+        case 3 where equals(1, "health") && equals(2, "ready"):
             return expect("GET", method, .ready)
         default:
             break
         }
-        guard segments.count >= 3, segments[1] == "models", let name = percentDecoded(segments[2]) else {
-            return .failure(.notFound)
-        }
-        var rest = segments[3...]
+        guard segments.count >= 3, equals(1, "models"), let name = text(2) else { return .failure(.notFound) }
+        var next = 3
         var version: String?
-        if rest.count >= 2, rest.first == "versions" {
-            guard let v = percentDecoded(rest[rest.startIndex + 1]) else { return .failure(.notFound) }
+        if segments.count >= 5, equals(3, "versions") {
+            guard let v = text(4) else { return .failure(.notFound) }
             version = v
-            rest = rest.dropFirst(2)
+            next = 5
         }
-        switch (rest.count, rest.first) {
-        case (0, _): return expect("GET", method, .modelMetadata(name: name, version: version))
-        case (1, "ready"?): return expect("GET", method, .modelReady(name: name, version: version))
-        case (1, "infer"?): return expect("POST", method, .infer(name: name, version: version))
-        case (1, "feedback"?): return expect("POST", method, .feedback(name: name, version: version))
+        switch segments.count - next {
+        case 0: return expect("GET", method, .modelMetadata(name: name, version: version))
+        case 1 where equals(next, "ready"): return expect("GET", method, .modelReady(name: name, version: version))
+        case 1 where equals(next, "infer"): return expect("POST", method, .infer(name: name, version: version))
+        case 1 where equals(next, "feedback"): return expect("POST", method, .feedback(name: name, version: version))
         default: return .failure(.notFound)
         }
     }
@@ -73,10 +93,10 @@ enum OIPRoute: Equatable {
     }
 
     /// A path segment with %XX escapes decoded; nil when an escape is malformed or not UTF-8.
-    private static func percentDecoded(_ segment: Substring) -> String? {
-        guard segment.utf8.contains(UInt8(ascii: "%")) else { return String(segment) }
+    private static func percentDecoded(_ segment: UnsafeBufferPointer<UInt8>) -> String? {
+        guard segment.contains(UInt8(ascii: "%")) else { return String(validating: segment, as: UTF8.self) }
         var bytes: [UInt8] = []
-        var iterator = segment.utf8.makeIterator()
+        var iterator = segment.makeIterator()
         while let b = iterator.next() {
             guard b == UInt8(ascii: "%") else {
                 bytes.append(b)

@@ -1,9 +1,14 @@
 import Core
 
 extension ModelSignature {
+    /// Names of the graph inputs the feeds are for, in the order `feeds(from:)` returns them
+    /// (the compiled program's input order).
+    var feedNames: [String] { plans.map(\.name) }
+
     /// Checks `tensors` against the inputs and turns them into graph feeds by running the
-    /// model's feature pipeline. Returns the feeds and the batch size (rows).
-    func feeds(from tensors: [InferenceTensor]) throws(InferenceError) -> (feeds: [String: Tensor], rows: Int) {
+    /// model's feature pipeline. Returns each graph input's values (`rows` samples, row-major,
+    /// in `feedNames` order) and the batch size.
+    func feeds(from tensors: [InferenceTensor]) throws(InferenceError) -> (values: [[Float]], rows: Int) {
         var ordered = [InferenceTensor?](repeating: nil, count: bindings.count)
         var rows = -1
         for tensor in tensors {
@@ -27,7 +32,8 @@ extension ModelSignature {
             throw InferenceError(.invalidRequest, "missing input '\(bindings[missing].spec.name)'")
         }
         let inputs = ordered.map { $0! }
-        var feeds: [String: Tensor] = [:]
+        var feeds: [[Float]] = []
+        feeds.reserveCapacity(plans.count)
         for plan in plans {
             var out = [Float](repeating: 0, count: rows * plan.width)
             out.withUnsafeMutableBufferPointer { buffer in
@@ -41,9 +47,18 @@ extension ModelSignature {
                 throw InferenceError(
                     .invalidRequest, "input values for '\(plan.name)' are NaN or infinite after the feature pipeline")
             }
-            feeds[plan.name] = Tensor(shape: [rows] + plan.sampleShape, scalars: out)
+            feeds.append(out)
         }
         return (feeds, rows)
+    }
+
+    /// Feeds as the named tensors `Int8Program.run(_:workspace:)` takes.
+    func tensors(_ values: [[Float]], rows: Int) -> [String: Tensor] {
+        var tensors: [String: Tensor] = [:]
+        for (plan, scalars) in zip(plans, values) {
+            tensors[plan.name] = Tensor(shape: [rows] + plan.sampleShape, scalars: scalars)
+        }
+        return tensors
     }
 
     private func check(_ tensor: InferenceTensor, against binding: InputBinding) throws(InferenceError) {

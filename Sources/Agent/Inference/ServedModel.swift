@@ -26,7 +26,8 @@ public final class ServedModel: Sendable {
     }
 
     struct InferenceJob: Sendable {
-        var feeds: [String: Tensor]
+        /// Graph input values in program input order.
+        var feeds: [[Float]]
         var rows: Int
         var completion: @Sendable (Swift.Result<[Tensor], InferenceError>) -> Void
     }
@@ -50,7 +51,7 @@ public final class ServedModel: Sendable {
         self.program = program
         signature = try ModelSignature(model: model, program: program)
         let series = metrics?.series(model: name, version: version)
-        let runner = BatchRunner(program: program, series: series)
+        let runner = BatchRunner(program: program, signature: signature, series: series)
         batcher = MicroBatcher(
             configuration: batching, schedule: schedule ?? MicroBatcher<InferenceJob>.dispatchScheduler,
             execute: { runner.run($0) },
@@ -65,7 +66,7 @@ public final class ServedModel: Sendable {
     /// `completion` once (on the thread that ran the batch, or at once for a bad request).
     public func infer(_ inputs: [InferenceTensor], completion: @escaping @Sendable (Swift.Result<Result, InferenceError>) -> Void)
     {
-        let feeds: [String: Tensor]
+        let feeds: [[Float]]
         let rows: Int
         do {
             (feeds, rows) = try signature.feeds(from: inputs)
@@ -97,27 +98,45 @@ public final class ServedModel: Sendable {
 /// what makes the unsynchronized workspace safe.
 private final class BatchRunner: @unchecked Sendable {
     let program: Int8Program
+    let signature: ModelSignature
     let workspace: Int8Program.Workspace
     let series: ServingMetrics.ModelSeries?
     let clock = ContinuousClock()
+    /// Per-sample shape of the only output, when the program has one input and one output
+    /// (the fast path that skips named tensors).
+    let singleOutputShape: [Int]?
 
-    init(program: Int8Program, series: ServingMetrics.ModelSeries?) {
+    init(program: Int8Program, signature: ModelSignature, series: ServingMetrics.ModelSeries?) {
         self.program = program
+        self.signature = signature
         workspace = program.makeWorkspace(threads: 1)
         self.series = series
+        singleOutputShape =
+            program.inputShapes.count == 1 && program.outputShapes.count == 1 ? program.outputShapes[0].shape : nil
     }
 
     func run(_ jobs: [ServedModel.InferenceJob]) {
         let total = jobs.reduce(0) { $0 + $1.rows }
-        let feeds = jobs.count == 1 ? jobs[0].feeds : Self.concatenate(jobs, program: program)
+        let inputs = jobs.count == 1 ? jobs[0].feeds : Self.concatenate(jobs)
         let start = clock.now
         let outputs: [Tensor]
-        do {
-            outputs = try program.run(feeds, workspace: workspace)
-        } catch {
-            let failure = InferenceError(.internal, "the int8 run failed: \(error.message)", underlying: error)
-            for job in jobs { job.completion(.failure(failure)) }
-            return
+        if let shape = singleOutputShape {
+            // Sizes and finiteness were checked when the feeds were made.
+            var out = [Float](repeating: 0, count: total * shape.reduce(1, *))
+            inputs[0].withUnsafeBufferPointer { input in
+                out.withUnsafeMutableBufferPointer { output in
+                    program.run(batch: total, input: input.baseAddress!, output: output.baseAddress!, workspace: workspace)
+                }
+            }
+            outputs = [Tensor(shape: [total] + shape, scalars: out)]
+        } else {
+            do {
+                outputs = try program.run(signature.tensors(inputs, rows: total), workspace: workspace)
+            } catch {
+                let failure = InferenceError(.internal, "the int8 run failed: \(error.message)", underlying: error)
+                for job in jobs { job.completion(.failure(failure)) }
+                return
+            }
         }
         if let series {
             series.duration.record(start.duration(to: clock.now))
@@ -137,16 +156,13 @@ private final class BatchRunner: @unchecked Sendable {
     }
 
     /// Stacks the jobs' feeds along the batch dimension.
-    private static func concatenate(_ jobs: [ServedModel.InferenceJob], program: Int8Program) -> [String: Tensor] {
-        var feeds: [String: Tensor] = [:]
-        let rows = jobs.reduce(0) { $0 + $1.rows }
-        for (name, shape) in program.inputShapes {
-            var scalars: [Float] = []
-            scalars.reserveCapacity(rows * shape.reduce(1, *))
-            for job in jobs { scalars += job.feeds[name]!.scalars }
-            feeds[name] = Tensor(shape: [rows] + shape, scalars: scalars)
+    private static func concatenate(_ jobs: [ServedModel.InferenceJob]) -> [[Float]] {
+        (0..<jobs[0].feeds.count).map { input in
+            var values: [Float] = []
+            values.reserveCapacity(jobs.reduce(0) { $0 + $1.feeds[input].count })
+            for job in jobs { values += job.feeds[input] }
+            return values
         }
-        return feeds
     }
 }
 
