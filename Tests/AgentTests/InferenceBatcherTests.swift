@@ -125,15 +125,17 @@ struct InferenceBatcherTests {
             reject: { _ in Issue.record("nothing should be refused") })
         recorder.batcher.withLock { $0 = batcher }
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { batcher.submit(0, rows: 1) }
+            // Job 0 runs its batch on the submitting thread and holds it there until the others
+            // are queued: submit it from a thread of its own, never from the pool their tasks need.
+            group.addTask { _ = try? await offPool { batcher.submit(0, rows: 1) } }
             group.addTask {
-                while recorder.batches.withLock({ $0.isEmpty }) { await Task.yield() }
+                while recorder.batches.withLock({ $0.isEmpty }) { try? await Task.sleep(for: .milliseconds(1)) }
                 await withTaskGroup(of: Void.self) { inner in
                     for job in 1...pending { inner.addTask { batcher.submit(job, rows: 1) } }
                 }
             }
         }
-        while recorder.runs.withLock({ $0.count }) < pending + 1 { await Task.yield() }
+        while recorder.runs.withLock({ $0.count }) < pending + 1 { try? await Task.sleep(for: .milliseconds(1)) }
         let all = recorder.batches.withLock { $0 }
         #expect(all.first == [0])
         #expect(all.count == 2, "the jobs queued behind the first batch run as one batch: \(all)")

@@ -79,10 +79,11 @@ extension DataTable {
     }
 }
 
-/// Runs blocking work on a Dispatch thread, off Swift's cooperative pool (the server's
-/// feedback route uses that pool; blocking it from tests could stall the server).
+/// Runs blocking work on a thread of its own. Not on Dispatch's global queue: on Linux Swift's
+/// tasks run on that same pool, sized to the cores, so blocking waits there (a client waiting for
+/// a swap, a batch held open) can starve the very tasks they wait for on a 2-core machine.
 func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+        Thread { continuation.resume(with: Result { try body() }) }.start()
     }
 }

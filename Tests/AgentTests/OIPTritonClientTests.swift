@@ -22,7 +22,7 @@ struct OIPTritonClientTests {
 
     @Test("stock tritonclient reads health and metadata and gets the same answers in JSON and binary as Core predicts")
     func tritonclientAgainstTheAgent() async throws {
-        try requireTritonclient()
+        try await requireTritonclient()
         let agent = Self.binDirectory.appendingPathComponent("starling-agent")
         try #require(
             FileManager.default.isExecutableFile(atPath: agent.path), "build starling-agent first (swift build --build-tests)")
@@ -87,7 +87,7 @@ struct OIPTritonClientTests {
     }
 
     /// Fails the test, with the fix, when the Python or its packages are missing.
-    private func requireTritonclient() throws {
+    private func requireTritonclient() async throws {
         let python = Self.python
         guard FileManager.default.isExecutableFile(atPath: python) else {
             throw Missing(
@@ -95,7 +95,7 @@ struct OIPTritonClientTests {
                     "no Python at \(python): set STARLING_TEST_PYTHON or run `python3 -m venv .venv && .venv/bin/pip install 'tritonclient[http]' numpy`"
             )
         }
-        let check = try Self.run(python, ["-c", "import tritonclient.http, numpy"])
+        let check = try await offPool { try Self.run(python, ["-c", "import tritonclient.http, numpy"]) }
         guard check.status == 0 else {
             throw Missing(
                 description:
