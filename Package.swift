@@ -97,7 +97,7 @@ let package = Package(
         .testTarget(name: "CoreTests", dependencies: ["Core"], exclude: ["Fixtures"]),
         .testTarget(name: "ONNXImportTests", dependencies: ["ONNXImport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CLITests", dependencies: ["Core"]),
-        .testTarget(name: "AgentTests", dependencies: ["Agent"]),
+        .testTarget(name: "AgentTests", dependencies: ["Agent"], exclude: ["Python"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Core", "TransportMQTT", "Agent"]),
     ]
 )

@@ -1,5 +1,4 @@
 import Core
-import Synchronization
 import Testing
 
 @testable import TransportMQTT
@@ -104,9 +103,9 @@ struct ChunkTransferTests {
     func brokerRestartMidTransfer() async throws {
         let package = Self.package
         let window = 8
-        let gate = HeldChunks(package, from: 20)
+        let gate = GatedSource(package, from: 20)
         try await withBroker(MQTTSecurityTests.fleet) { broker in
-            let fleet = try await Fleet(broker, catalog: HeldCatalog(source: gate))
+            let fleet = try await Fleet(broker, catalog: FixedCatalog(sources: [gate]))
             let fetcher = try fleet.fetcher(directory: broker.directory + "/transfer", window: window)
             let run = Task { try await fetcher.runStandalone() }
             #expect(await eventually { fetcher.progress.chunksReceived == 20 && gate.held == window })
@@ -131,52 +130,5 @@ struct ChunkTransferTests {
             #expect(progress.chunksReceived == package.head.chunkCount)
             await fleet.stop()
         }
-    }
-}
-
-/// A source that holds chunks from `from` on until `open()`, to stop a hub mid-transfer.
-final class HeldChunks: PackageSource {
-    let package: ModelPackage
-    let from: Int
-    private let state = Mutex<(open: Bool, waiting: [CheckedContinuation<Void, Never>])>((false, []))
-
-    init(_ package: ModelPackage, from: Int) {
-        self.package = package
-        self.from = from
-    }
-
-    var head: PackageHead { package.head }
-
-    func chunk(_ index: Int) async throws(TransferError) -> [UInt8] {
-        if index >= from {
-            await withCheckedContinuation { continuation in
-                let now = state.withLock { s in
-                    if !s.open { s.waiting.append(continuation) }
-                    return s.open
-                }
-                if now { continuation.resume() }
-            }
-        }
-        return try await package.chunk(index)
-    }
-
-    func open() {
-        let waiting = state.withLock { s in
-            s.open = true
-            defer { s.waiting = [] }
-            return s.waiting
-        }
-        for continuation in waiting { continuation.resume() }
-    }
-
-    var held: Int { state.withLock { $0.waiting.count } }
-}
-
-/// A catalog of one source.
-struct HeldCatalog: PackageCatalog {
-    let source: HeldChunks
-
-    func source(for packageId: String) -> (any PackageSource)? {
-        packageId == source.head.id ? source : nil
     }
 }

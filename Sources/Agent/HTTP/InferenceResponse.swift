@@ -69,15 +69,20 @@ enum InferenceResponse {
     /// `{"name":..,"datatype":..,"shape":[..],` (the caller closes the object).
     static func tensorHeader(_ tensor: InferenceTensor, into json: inout JSONWriter) {
         json.raw("{")
+        tensorFields(name: tensor.name, datatype: tensor.datatype, shape: tensor.shape, into: &json)
+        json.comma()
+    }
+
+    /// `"name":..,"datatype":..,"shape":[..]`, as tensors appear in responses and metadata.
+    static func tensorFields(name: String, datatype: DataType, shape: [Int], into json: inout JSONWriter) {
         json.key("name")
-        json.string(tensor.name)
+        json.string(name)
         json.comma()
         json.key("datatype")
-        json.string(tensor.datatype.rawValue)
+        json.string(datatype.rawValue)
         json.comma()
         json.key("shape")
-        json.ints(tensor.shape)
-        json.comma()
+        json.ints(shape)
     }
 
     /// A flat JSON array of the elements.

@@ -132,14 +132,7 @@ final class OIPResponder: Sendable {
         for (i, spec) in specs.enumerated() {
             if i > 0 { json.comma() }
             json.raw("{")
-            json.key("name")
-            json.string(spec.name)
-            json.comma()
-            json.key("datatype")
-            json.string(spec.datatype.rawValue)
-            json.comma()
-            json.key("shape")
-            json.ints(spec.shape)
+            InferenceResponse.tensorFields(name: spec.name, datatype: spec.datatype, shape: spec.shape, into: &json)
             json.raw("}")
         }
         json.raw("]")

@@ -37,30 +37,12 @@ enum TensorBytes {
                 }
             case .bool, .uint8: for i in 0..<count { out[i] = Float(bytes[i]) }
             case .int8: for i in 0..<count { out[i] = Float(Int8(bitPattern: bytes[i])) }
-            case .uint16:
-                for i in 0..<count {
-                    out[i] = Float(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)))
-                }
-            case .int16:
-                for i in 0..<count {
-                    out[i] = Float(Int16(littleEndian: bytes.loadUnaligned(fromByteOffset: i * 2, as: Int16.self)))
-                }
-            case .uint32:
-                for i in 0..<count {
-                    out[i] = Float(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)))
-                }
-            case .int32:
-                for i in 0..<count {
-                    out[i] = Float(Int32(littleEndian: bytes.loadUnaligned(fromByteOffset: i * 4, as: Int32.self)))
-                }
-            case .uint64:
-                for i in 0..<count {
-                    out[i] = Float(UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self)))
-                }
-            case .int64:
-                for i in 0..<count {
-                    out[i] = Float(Int64(littleEndian: bytes.loadUnaligned(fromByteOffset: i * 8, as: Int64.self)))
-                }
+            case .uint16: convert(bytes, UInt16.self, into: out)
+            case .int16: convert(bytes, Int16.self, into: out)
+            case .uint32: convert(bytes, UInt32.self, into: out)
+            case .int32: convert(bytes, Int32.self, into: out)
+            case .uint64: convert(bytes, UInt64.self, into: out)
+            case .int64: convert(bytes, Int64.self, into: out)
             case .bytes: break
             }
         }
@@ -68,6 +50,15 @@ enum TensorBytes {
             throw InferenceError(.invalidRequest, "input '\(name)': BOOL element \(bad) is \(Int(values[bad])), not 0 or 1")
         }
         return .numbers(values)
+    }
+
+    /// Little-endian integers of type `T` from `bytes`, one per element of `out`, as floats.
+    private static func convert<T: FixedWidthInteger>(
+        _ bytes: UnsafeRawBufferPointer, _: T.Type, into out: UnsafeMutableBufferPointer<Float>
+    ) {
+        for i in out.indices {
+            out[i] = Float(T(littleEndian: bytes.loadUnaligned(fromByteOffset: i * MemoryLayout<T>.size, as: T.self)))
+        }
     }
 
     private static func decodeStrings(_ bytes: UnsafeRawBufferPointer, count: Int, name: String) throws(InferenceError)
