@@ -4,7 +4,7 @@ SWIFT ?= swift
 CONFIG ?= debug
 BUILD_FLAGS := -c $(CONFIG)
 BIN = $(shell $(SWIFT) build $(BUILD_FLAGS) --show-bin-path)
-APT_PACKAGES := libmosquitto-dev mosquitto mosquitto-clients libzstd-dev zstd libsqlite3-dev libssl-dev \
+APT_PACKAGES := curl libmosquitto-dev mosquitto mosquitto-clients libzstd-dev zstd libsqlite3-dev libssl-dev \
 	libxnnpack-dev libpthreadpool-dev python3 python3-venv
 VENV := .venv
 PY_PACKAGES := onnxruntime onnx numpy scikit-learn paho-mqtt

@@ -66,7 +66,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "starling-agent",
-            dependencies: ["Agent", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Agent", "TransportMQTT", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "starling-hub",

@@ -14,6 +14,7 @@ struct StoreSchemaTests {
         "005-installed-models",
         "006-drift-windows",
         "007-federated-rounds",
+        "008-assignments",
     ]
 
     @Test("the migration list is append-only: the shipped names are its prefix, in order")

@@ -99,6 +99,8 @@ public struct AgentConfiguration: Sendable, Equatable {
     public var storageBudgetBytes: Int?
     /// Log level name (swift-log's).
     public var logLevel: String
+    /// Signed package files installed at start when their model has no installed version.
+    public var bootstrapPackages: [String]
 
     /// Loads and validates the configuration from its layers.
     public static func load(
@@ -140,6 +142,9 @@ public struct AgentConfiguration: Sendable, Equatable {
         telemetryInterval = .seconds(reader.integer("telemetry.intervalSeconds")!)
         storageBudgetBytes = reader.integer("storage.budgetMegabytes").map { $0 << 20 }
         logLevel = reader.text("log.level")!
+        bootstrapPackages = (reader.text("models.bootstrap") ?? "").split(separator: ",").map {
+            String($0.trimmingPrefix(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
+        }.filter { !$0.isEmpty }
         try checkCombinations(reader.values)
     }
 

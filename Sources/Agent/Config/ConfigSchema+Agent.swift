@@ -31,6 +31,7 @@ extension ConfigSchema {
         // MARK: - Trust and updates
         Entry(key: "trust.ringFile", kind: .path, required: true, help: "trust ring of keys that may sign packages and assignments"),
         Entry(key: "trust.revocationFile", kind: .path, help: "revoked key ids"),
+        Entry(key: "models.bootstrap", kind: .text, help: "signed package files installed at start when their model has no version yet (comma-separated)"),
         Entry(key: "updates.probationSeconds", kind: .integer(0...86_400), defaultValue: "300", help: "how long a new model is watched before it is committed"),
         Entry(key: "updates.maxErrorRateIncrease", kind: .number(0...1), defaultValue: "0.05", help: "probation fails when the error rate rises by more than this"),
         Entry(key: "updates.maxLatencyRatio", kind: .number(1...100), defaultValue: "2", help: "probation fails when p95 latency grows by more than this factor"),

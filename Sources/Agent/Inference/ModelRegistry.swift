@@ -68,6 +68,14 @@ public final class ModelRegistry: Sendable {
         metrics?.setActive(model: name, version: version)
     }
 
+    /// Stops `version` of `name` being the active version (requests without a version then get
+    /// "unavailable"); nothing happens if another version is active.
+    public func deactivate(name: String, version: String) {
+        entries.withLock { all in
+            if all[name]?.active == version { all[name]?.active = nil }
+        }
+    }
+
     /// Unloads a version that is not active; requests still running on it finish first.
     public func unload(name: String, version: String) throws(InferenceError) {
         try entries.withLock { (all) throws(InferenceError) in

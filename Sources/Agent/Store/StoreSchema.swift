@@ -16,6 +16,7 @@ enum StoreSchema {
         ("005-installed-models", createInstalledModels),
         ("006-drift-windows", createDriftWindows),
         ("007-federated-rounds", createFederatedRounds),
+        ("008-assignments", createAssignments),
     ]
 
     /// A migrator with every migration registered.
@@ -152,6 +153,22 @@ enum StoreSchema {
                     updated INTEGER NOT NULL,
                     state TEXT NOT NULL CHECK (json_valid(state))
                 );
+                """)
+    }
+
+    private static func createAssignments(_ db: Database) throws {
+        try db.execute(
+            sql: """
+                CREATE TABLE assignments (
+                    id TEXT PRIMARY KEY CHECK (length(id) > 0),
+                    model_name TEXT NOT NULL,
+                    model_version TEXT NOT NULL,
+                    issued INTEGER NOT NULL,
+                    received INTEGER NOT NULL,
+                    outcome TEXT NOT NULL CHECK (outcome IN ('accepted', 'ignored', 'refused')),
+                    reason TEXT
+                );
+                CREATE INDEX assignments_model ON assignments(model_name, outcome, issued);
                 """)
     }
 }
