@@ -32,16 +32,17 @@ public final class InferenceService: Sendable {
 
     private let state = Mutex(State())
 
-    /// A service answering from `registry`, logging predictions to `log` (feedback needs one).
+    /// A service answering from `registry`, logging predictions to `log` (feedback needs one)
+    /// and counting them in `telemetry` (for the sync session) if given.
     public init(
         configuration: InferenceServiceConfiguration = InferenceServiceConfiguration(), registry: ModelRegistry,
-        log: (any PredictionLog)? = nil
+        log: (any PredictionLog)? = nil, telemetry: TelemetryWindow? = nil
     ) {
         self.configuration = configuration
         self.registry = registry
         let metrics = registry.metrics ?? ServingMetrics()
         self.metrics = metrics
-        responder = OIPResponder(registry: registry, log: log, metrics: metrics)
+        responder = OIPResponder(registry: registry, log: log, metrics: metrics, telemetry: telemetry)
     }
 
     /// The bound TCP port, once started.

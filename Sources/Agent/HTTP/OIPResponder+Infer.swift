@@ -21,7 +21,12 @@ extension OIPResponder {
             try InferenceRequest.decode(body: body, headerLength: headerLength)
         }
         let served = try registry.model(name, version: version)
-        try InferenceResponse.check(decoded, against: served.signature)
+        do {
+            try InferenceResponse.check(decoded, against: served.signature)
+        } catch {
+            telemetry?.recordFailure()
+            throw error
+        }
         let id = decoded.id ?? identity.next()
         let started = RequestIdentity.nowMilliseconds()
         let clock = ContinuousClock()
@@ -29,8 +34,10 @@ extension OIPResponder {
         served.infer(decoded.inputs) { [self] result in
             switch result {
             case .failure(let error):
+                telemetry?.recordFailure()
                 completion(.error(error))
             case .success(let output):
+                telemetry?.recordSuccess(latency: start.duration(to: clock.now))
                 // Logged before answering, so feedback sent right after the answer finds it.
                 if let log {
                     let elapsed = start.duration(to: clock.now).components

@@ -7,14 +7,17 @@ final class OIPResponder: Sendable {
     let registry: ModelRegistry
     let log: (any PredictionLog)?
     let metrics: ServingMetrics
+    /// Windowed counters for sync telemetry, if a sync session runs.
+    let telemetry: TelemetryWindow?
     let identity = RequestIdentity()
     private let draining = Atomic<Bool>(false)
     private let clock = ContinuousClock()
 
-    init(registry: ModelRegistry, log: (any PredictionLog)?, metrics: ServingMetrics) {
+    init(registry: ModelRegistry, log: (any PredictionLog)?, metrics: ServingMetrics, telemetry: TelemetryWindow? = nil) {
         self.registry = registry
         self.log = log
         self.metrics = metrics
+        self.telemetry = telemetry
     }
 
     /// Whether the server is shutting down: not ready, and connections close after each response.
