@@ -63,7 +63,7 @@ final class FakeEffects: UpdateEffects {
 }
 
 /// Collects reported events.
-final class EventLog: Sendable {
+final class UpdateEventLog: Sendable {
     private let events = Mutex<[DeviceEvent]>([])
     var all: [DeviceEvent] { events.withLock { $0 } }
     func append(_ event: DeviceEvent) { events.withLock { $0.append(event) } }
@@ -88,7 +88,7 @@ struct UpdateRunnerTests {
         try await withStore { store, _ in
             let device = Self.device()
             let effects = FakeEffects(device: device)
-            let events = EventLog()
+            let events = UpdateEventLog()
             let runner = UpdateRunner(store: store, effects: effects, report: { events.append($0) })
             try await runner.start()
             await runner.submit(Self.plan("1.1.0"))
@@ -112,7 +112,7 @@ struct UpdateRunnerTests {
         try await withStore { store, _ in
             let device = Self.device()
             let effects = FakeEffects(device: device, failIn: ["verify"])
-            let events = EventLog()
+            let events = UpdateEventLog()
             let runner = UpdateRunner(store: store, effects: effects, report: { events.append($0) })
             try await runner.start()
             await runner.submit(Self.plan("1.1.0"))
@@ -132,7 +132,7 @@ struct UpdateRunnerTests {
         try await withStore { store, _ in
             let device = Self.device()
             let effects = FakeEffects(device: device, failIn: ["watch"])
-            let events = EventLog()
+            let events = UpdateEventLog()
             let runner = UpdateRunner(store: store, effects: effects, report: { events.append($0) })
             try await runner.start()
             await runner.submit(Self.plan("1.1.0"))
@@ -200,7 +200,7 @@ struct UpdateRunnerTests {
             await runner.stop()
             #expect(try await store.latestJournalEntry()?.toState == crashState.rawValue)
 
-            let events = EventLog()
+            let events = UpdateEventLog()
             let second = FakeEffects(device: device)
             let restarted = UpdateRunner(store: store, effects: second, report: { events.append($0) })
             let recovered = try await restarted.start()

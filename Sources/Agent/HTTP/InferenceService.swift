@@ -33,16 +33,17 @@ public final class InferenceService: Sendable {
     private let state = Mutex(State())
 
     /// A service answering from `registry`, logging predictions to `log` (feedback needs one)
-    /// and counting them in `telemetry` (for the sync session) if given.
+    /// and counting them in `telemetry` (for the sync session) and `health` (per version, for
+    /// update probation) if given.
     public init(
         configuration: InferenceServiceConfiguration = InferenceServiceConfiguration(), registry: ModelRegistry,
-        log: (any PredictionLog)? = nil, telemetry: TelemetryWindow? = nil
+        log: (any PredictionLog)? = nil, telemetry: TelemetryWindow? = nil, health: VersionHealth? = nil
     ) {
         self.configuration = configuration
         self.registry = registry
         let metrics = registry.metrics ?? ServingMetrics()
         self.metrics = metrics
-        responder = OIPResponder(registry: registry, log: log, metrics: metrics, telemetry: telemetry)
+        responder = OIPResponder(registry: registry, log: log, metrics: metrics, telemetry: telemetry, health: health)
     }
 
     /// The bound TCP port, once started.

@@ -35,9 +35,14 @@ extension OIPResponder {
             switch result {
             case .failure(let error):
                 telemetry?.recordFailure()
+                health?.recordFailure(model: served.name, version: served.version)
                 completion(.error(error))
             case .success(let output):
-                telemetry?.recordSuccess(latency: start.duration(to: clock.now))
+                let latency = start.duration(to: clock.now)
+                telemetry?.recordSuccess(latency: latency)
+                health?.recordSuccess(
+                    model: served.name, version: served.version,
+                    latencyMicroseconds: latency.components.seconds * 1_000_000 + latency.components.attoseconds / 1_000_000_000_000)
                 // Logged before answering, so feedback sent right after the answer finds it.
                 if let log {
                     let elapsed = start.duration(to: clock.now).components

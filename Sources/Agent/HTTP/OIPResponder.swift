@@ -9,11 +9,17 @@ final class OIPResponder: Sendable {
     let metrics: ServingMetrics
     /// Windowed counters for sync telemetry, if a sync session runs.
     let telemetry: TelemetryWindow?
+    /// Outcomes per model version, for update probation, if updates run.
+    let health: VersionHealth?
     let identity = RequestIdentity()
     private let draining = Atomic<Bool>(false)
     private let clock = ContinuousClock()
 
-    init(registry: ModelRegistry, log: (any PredictionLog)?, metrics: ServingMetrics, telemetry: TelemetryWindow? = nil) {
+    init(
+        registry: ModelRegistry, log: (any PredictionLog)?, metrics: ServingMetrics, telemetry: TelemetryWindow? = nil,
+        health: VersionHealth? = nil
+    ) {
+        self.health = health
         self.registry = registry
         self.log = log
         self.metrics = metrics

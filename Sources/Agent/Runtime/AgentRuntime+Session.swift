@@ -2,23 +2,26 @@ import Core
 import Synchronization
 
 extension AgentRuntime {
-    /// Connects, subscribes to the device's assignment and chunk topics, and routes what arrives.
+    /// Starts the sync session: presence, telemetry and the outbox, with inbound messages routed
+    /// here. It connects in the background, so an agent without a broker serves all the same.
     func connect(_ transport: any MessageTransport) async throws {
-        let messages = transport.messages
-        let events = transport.events
-        tasks.add(Task { [self] in for await message in messages { await handle(message) } })
-        tasks.add(Task { [self] in for await event in events { handle(event) } })
-        tasks.add(Task { [self] in await OutboxDrainer(store: store, transport: transport, device: device).run() })
-        try await transport.connect()
-        try await transport.subscribe(Topic.assignment(device).name, qos: .atLeastOnce)
-        try await transport.subscribe(Topic.chunks(device).name + "/#", qos: .atLeastOnce)
+        let session = try AgentSession(
+            transport: transport, store: store,
+            configuration: AgentSession.Configuration(
+                device: device, firmwareProfile: profile.name, telemetryInterval: configuration.telemetryInterval),
+            window: telemetry, sampler: ProcessSampler(dataDirectory: configuration.dataDirectory),
+            model: { [registry] in ModelIdentity.active(in: registry) },
+            onMessage: { [self] message in route(message) },
+            onConnection: { [self] event in handle(event) })
+        sessionSlot.session = session
+        try await session.start()
     }
 
-    /// Routes an inbound message: assignments through the gate to the update runner, chunk
-    /// frames to the download in progress.
-    public func handle(_ message: Message) async {
+    /// Routes an inbound message without waiting: assignments through the gate to the update
+    /// runner (in a task of their own, in arrival order), chunk frames to the download in progress.
+    public func route(_ message: Message) {
         if message.topic == Topic.assignment(device).name {
-            await handleAssignment(message.payload)
+            assignments.yield(message.payload)
         } else {
             downloader?.receive(message)
         }

@@ -1,4 +1,5 @@
 import Core
+import Synchronization
 
 /// A running agent: the store, the models, the inference API, the update runner and, when a
 /// broker is configured, the MQTT session that carries assignments, chunks and the outbox.
@@ -27,16 +28,26 @@ public final class AgentRuntime: Sendable {
     public let updates: UpdateRunner
     /// The broker transport, if MQTT is enabled.
     public let transport: (any MessageTransport)?
+    /// The sync session over `transport`, if MQTT is enabled.
+    public var session: AgentSession? { sessionSlot.session }
+    /// Windowed serving counters for telemetry.
+    public let telemetry: TelemetryWindow
+    let sessionSlot: SessionSlot
     let gate: AssignmentGate
     let downloader: ChunkDownloader?
     let tasks: TaskBag
+    /// Assignment payloads, handled one at a time in arrival order.
+    let assignments: AsyncStream<[UInt8]>.Continuation
+    private let assignmentStream: AsyncStream<[UInt8]>
     let log: @Sendable (String) -> Void
 
     private init(
         configuration: AgentConfiguration, profile: FirmwareProfile, device: DeviceID, store: AgentStore, registry: ModelRegistry,
-        service: InferenceService, installer: ModelInstaller, health: VersionHealth, updates: UpdateRunner,
-        transport: (any MessageTransport)?, gate: AssignmentGate, downloader: ChunkDownloader?, log: @escaping @Sendable (String) -> Void
+        service: InferenceService, installer: ModelInstaller, health: VersionHealth, telemetry: TelemetryWindow, updates: UpdateRunner,
+        transport: (any MessageTransport)?, sessionSlot: SessionSlot, gate: AssignmentGate, downloader: ChunkDownloader?,
+        log: @escaping @Sendable (String) -> Void
     ) {
+        self.sessionSlot = sessionSlot
         self.configuration = configuration
         self.profile = profile
         self.device = device
@@ -45,11 +56,13 @@ public final class AgentRuntime: Sendable {
         self.service = service
         self.installer = installer
         self.health = health
+        self.telemetry = telemetry
         self.updates = updates
         self.transport = transport
         self.gate = gate
         self.downloader = downloader
         self.tasks = TaskBag()
+        (assignmentStream, assignments) = AsyncStream.makeStream(of: [UInt8].self)
         self.log = log
     }
 
@@ -91,12 +104,13 @@ public final class AgentRuntime: Sendable {
                 log("model: installed \(installed.name) \(installed.version) from \(path)")
             }
         }
+        let health = VersionHealth()
+        let telemetry = TelemetryWindow()
         let service = InferenceService(
             configuration: InferenceServiceConfiguration(
                 host: configuration.http.host, port: configuration.http.port, unixSocketPath: configuration.http.unixSocket,
                 maxBodyBytes: configuration.http.maxBodyBytes, threads: max(1, min(threads, 4))),
-            registry: registry, log: store)
-        let health = VersionHealth()
+            registry: registry, log: store, telemetry: telemetry, health: health)
         let downloader = transport.map { ChunkDownloader(transport: $0, device: device, verifier: verifier) }
         let effects = DeviceUpdateEffects(
             installer: installer, store: store, registry: registry,
@@ -105,29 +119,41 @@ public final class AgentRuntime: Sendable {
                 maxErrorRateIncrease: configuration.updates.maxErrorRateIncrease,
                 maxLatencyRatio: configuration.updates.maxLatencyRatio),
             probation: configuration.updates.probation)
+        let sessionSlot = SessionSlot()
         let updates = UpdateRunner(
             store: store, effects: effects,
             report: { event in
-                log("update: \(event.phase?.rawValue ?? "-") \(event.modelVersion ?? "") \(event.reason ?? "")")
+                if let reason = event.reason { log("update: \(event.phase?.rawValue ?? "-") \(event.modelVersion ?? ""): \(reason)") }
                 try? await store.enqueue(event, kind: .event, on: .events(device))
-            }, observer: observer)
+            },
+            observer: { state, plan in
+                await observer?(state, plan)
+                // The retained status names the model serving.
+                if state == .probation || state.isSettled { await sessionSlot.session?.refreshStatus() }
+            })
         let runtime = AgentRuntime(
             configuration: configuration, profile: profile, device: device, store: store, registry: registry, service: service,
-            installer: installer, health: health, updates: updates, transport: transport,
-            gate: AssignmentGate(device: device, trust: trust), downloader: downloader, log: log)
+            installer: installer, health: health, telemetry: telemetry, updates: updates, transport: transport,
+            sessionSlot: sessionSlot, gate: AssignmentGate(device: device, trust: trust), downloader: downloader, log: log)
         let port = try await service.start()
         log("serving on \(configuration.http.host):\(port)")
         let recovered = try await updates.start()
         if !recovered.isSettled { log("update: recovering from \(recovered.rawValue)") }
-        if let transport { try await runtime.connect(transport) }
+        if let transport {
+            let stream = runtime.assignmentStream
+            runtime.tasks.add(Task { for await payload in stream { await runtime.handleAssignment(payload) } })
+            try await runtime.connect(transport)
+        }
         return runtime
     }
 
     /// The bound HTTP port.
     public var port: Int? { service.port }
 
-    /// Stops the session, the update runner, the API and the store, in that order.
+    /// Stops the session (retained offline status), the update runner, the API and the store.
     public func shutdown() async {
+        await session?.stop(reason: "shutdown")
+        assignments.finish()
         await tasks.cancelAll()
         await transport?.close()
         await updates.stop()
@@ -140,5 +166,15 @@ public final class AgentRuntime: Sendable {
 struct OfflineDownloader: PackageDownloader {
     func fetch(_ plan: UpdatePlan, into directory: String) async throws(UpdateFailure) -> ModelPackage {
         throw UpdateFailure(.downloadFailed, "the agent runs without a broker (mqtt.enabled=false); it cannot fetch packages")
+    }
+}
+
+/// The session, set once it exists (the update runner's observer refreshes its status).
+final class SessionSlot: Sendable {
+    private let slot = Mutex<AgentSession?>(nil)
+
+    var session: AgentSession? {
+        get { slot.withLock { $0 } }
+        set { slot.withLock { $0 = newValue } }
     }
 }
