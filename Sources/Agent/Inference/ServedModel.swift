@@ -32,10 +32,10 @@ public final class ServedModel: Sendable {
         var completion: @Sendable (Swift.Result<[Tensor], InferenceError>) -> Void
     }
 
-    /// Compiles `model` (which must be quantized) for `backend`.
+    /// Compiles `model` (which must be quantized) for `backend`; `drift`, if given, sees every batch.
     init(
         name: String, version: String, model: Model, backend: KernelBackend, batching: BatchingConfiguration,
-        metrics: ServingMetrics?, schedule: MicroBatcher<InferenceJob>.Scheduler? = nil
+        metrics: ServingMetrics?, schedule: MicroBatcher<InferenceJob>.Scheduler? = nil, drift: (any DriftObserver)? = nil
     ) throws(InferenceError) {
         try batching.validate()
         let program: Int8Program
@@ -51,7 +51,7 @@ public final class ServedModel: Sendable {
         self.program = program
         signature = try ModelSignature(model: model, program: program)
         let series = metrics?.series(model: name, version: version)
-        let runner = BatchRunner(program: program, signature: signature, series: series)
+        let runner = BatchRunner(program: program, signature: signature, series: series, drift: drift)
         batcher = MicroBatcher(
             configuration: batching, schedule: schedule ?? MicroBatcher<InferenceJob>.dispatchScheduler,
             execute: { runner.run($0) },
@@ -101,16 +101,18 @@ private final class BatchRunner: @unchecked Sendable {
     let signature: ModelSignature
     let workspace: Int8Program.Workspace
     let series: ServingMetrics.ModelSeries?
+    let drift: (any DriftObserver)?
     let clock = ContinuousClock()
     /// Per-sample shape of the only output, when the program has one input and one output
     /// (the fast path that skips named tensors).
     let singleOutputShape: [Int]?
 
-    init(program: Int8Program, signature: ModelSignature, series: ServingMetrics.ModelSeries?) {
+    init(program: Int8Program, signature: ModelSignature, series: ServingMetrics.ModelSeries?, drift: (any DriftObserver)?) {
         self.program = program
         self.signature = signature
         workspace = program.makeWorkspace(threads: 1)
         self.series = series
+        self.drift = drift
         singleOutputShape =
             program.inputShapes.count == 1 && program.outputShapes.count == 1 ? program.outputShapes[0].shape : nil
     }
@@ -138,6 +140,8 @@ private final class BatchRunner: @unchecked Sendable {
                 return
             }
         }
+        // After the results went out, so sketching adds nothing to this batch's latency.
+        defer { drift?.observe(feeds: inputs, rows: total, outputs: outputs) }
         if let series {
             series.duration.record(start.duration(to: clock.now))
             series.batchSize.record(Double(total))

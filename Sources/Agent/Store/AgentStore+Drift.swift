@@ -1,3 +1,4 @@
+import Core
 import GRDB
 
 /// The sketches of one model version's inputs and outputs over one time window.
@@ -35,17 +36,52 @@ extension AgentStore {
                 .invalidRecord, "drift window of \(window.modelName): end \(window.end) is not after start \(window.start)")
         }
         try await StoreError.wrap("saving a drift window") {
-            try await pool.write { db in
-                try db.execute(
-                    sql: """
-                        INSERT INTO drift_windows (model_name, model_version, window_start, window_end, sketch, reported)
-                        VALUES (?, ?, ?, ?, ?, ?)
-                        ON CONFLICT (model_name, model_version, window_start) DO UPDATE SET
-                          window_end = excluded.window_end, sketch = excluded.sketch, reported = excluded.reported
-                        """,
-                    arguments: [window.modelName, window.modelVersion, window.start, window.end, window.sketch, window.reported])
+            try await pool.write { db in try Self.upsertDriftWindow(db, window) }
+        }
+    }
+
+    /// Saves `window` as reported and enqueues `report` on `topic` in one transaction, so a
+    /// window is neither reported twice nor marked reported without its message.
+    public func reportDriftWindow(_ window: DriftWindow, as report: DriftReport, on topic: Topic) async throws(StoreError) {
+        guard window.end > window.start else {
+            throw StoreError(
+                .invalidRecord, "drift window of \(window.modelName): end \(window.end) is not after start \(window.start)")
+        }
+        guard IdentifierRules.isValid(report.id) else {
+            throw StoreError(.invalidRecord, "outbox message id '\(report.id.prefix(64))' is not a protocol identifier")
+        }
+        let payload: [UInt8]
+        do {
+            payload = try MessageCodec.encode(report)
+        } catch {
+            throw StoreError(.invalidRecord, "the drift report \(report.id) cannot be encoded", underlying: error)
+        }
+        var row = window
+        row.reported = true
+        let reported = row
+        let created = configuration.now()
+        try await StoreError.wrap("reporting a drift window") {
+            do {
+                try await pool.write { db in
+                    try Self.upsertDriftWindow(db, reported)
+                    try Self.insertOutbox(db, id: report.id, kind: .drift, topic: topic.name, payload: payload, created: created)
+                }
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
+                throw StoreError(.invalidRecord, "outbox message id '\(report.id)' is already in the outbox", underlying: error)
             }
         }
+        outboxSignal.notify()
+    }
+
+    private static func upsertDriftWindow(_ db: Database, _ window: DriftWindow) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO drift_windows (model_name, model_version, window_start, window_end, sketch, reported)
+                VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (model_name, model_version, window_start) DO UPDATE SET
+                  window_end = excluded.window_end, sketch = excluded.sketch, reported = excluded.reported
+                """,
+            arguments: [window.modelName, window.modelVersion, window.start, window.end, window.sketch, window.reported])
     }
 
     /// Windows not yet reported, oldest first.
