@@ -99,6 +99,8 @@ public struct AgentConfiguration: Sendable, Equatable {
     public var storageBudgetBytes: Int?
     /// Log level name (swift-log's).
     public var logLevel: String
+    /// Drift sketches (window length, bins).
+    public var drift: DriftConfiguration
     /// Signed package files installed at start when their model has no installed version.
     public var bootstrapPackages: [String]
 
@@ -142,6 +144,10 @@ public struct AgentConfiguration: Sendable, Equatable {
         telemetryInterval = .seconds(reader.integer("telemetry.intervalSeconds")!)
         storageBudgetBytes = reader.integer("storage.budgetMegabytes").map { $0 << 20 }
         logLevel = reader.text("log.level")!
+        drift = DriftConfiguration()
+        drift.enabled = reader.boolean("drift.enabled")!
+        drift.windowLength = .seconds(reader.integer("drift.windowSeconds")!)
+        drift.bins = reader.integer("drift.bins")!
         bootstrapPackages = (reader.text("models.bootstrap") ?? "").split(separator: ",").map {
             String($0.trimmingPrefix(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
         }.filter { !$0.isEmpty }

@@ -36,6 +36,9 @@ extension ConfigSchema {
         Entry(key: "updates.maxErrorRateIncrease", kind: .number(0...1), defaultValue: "0.05", help: "probation fails when the error rate rises by more than this"),
         Entry(key: "updates.maxLatencyRatio", kind: .number(1...100), defaultValue: "2", help: "probation fails when p95 latency grows by more than this factor"),
         // MARK: - Telemetry and storage
+        Entry(key: "drift.enabled", kind: .boolean, defaultValue: "true", help: "keep per-feature sketches of inputs and predictions"),
+        Entry(key: "drift.windowSeconds", kind: .integer(10...86_400), defaultValue: "300", help: "length of a drift window"),
+        Entry(key: "drift.bins", kind: .integer(2...1024), defaultValue: "16", help: "histogram bins per feature"),
         Entry(key: "telemetry.intervalSeconds", kind: .integer(1...86_400), defaultValue: "60", help: "how often status and telemetry are sent"),
         Entry(key: "storage.budgetMegabytes", kind: .integer(1...(1 << 20)), help: "store size budget (at most the profile's; default: the profile's)"),
         Entry(key: "log.level", kind: .choice(["trace", "debug", "info", "notice", "warning", "error", "critical"]), defaultValue: "info", help: "log level"),

@@ -17,11 +17,15 @@ public final class ModelRegistry: Sendable {
     private let batching: BatchingConfiguration
     /// The metrics the served models report to, if any.
     public let metrics: ServingMetrics?
+    /// Where served models report their inputs and predictions for drift sketches, if anywhere.
+    public let drift: DriftService?
 
     /// An empty registry compiling models for `backend` and batching them per `batching`.
     public init(
-        backend: KernelBackend = .best, batching: BatchingConfiguration = BatchingConfiguration(), metrics: ServingMetrics? = nil
+        backend: KernelBackend = .best, batching: BatchingConfiguration = BatchingConfiguration(), metrics: ServingMetrics? = nil,
+        drift: DriftService? = nil
     ) {
+        self.drift = drift
         self.backend = backend
         self.batching = batching
         self.metrics = metrics
@@ -37,8 +41,11 @@ public final class ModelRegistry: Sendable {
             throw InferenceError(.conflict, "model '\(name)' version \(version) is already loaded")
         }
         // Compile outside the lock: it packs weights and can take a while.
+        // A model the drift sketches cannot describe still serves, unsketched.
+        let recorder = try? drift?.recorder(name: name, version: version, model: model)
         let served = try ServedModel(
-            name: name, version: version, model: model, backend: backend, batching: batching, metrics: metrics)
+            name: name, version: version, model: model, backend: backend, batching: batching, metrics: metrics,
+            drift: recorder)
         try entries.withLock { (all) throws(InferenceError) in
             var entry = all[name] ?? Entry()
             guard entry.versions[version] == nil else {

@@ -33,6 +33,8 @@ public final class AgentRuntime: Sendable {
     /// Windowed serving counters for telemetry.
     public let telemetry: TelemetryWindow
     let sessionSlot: SessionSlot
+    /// The drift service's loop; it flushes partial windows when cancelled.
+    let driftTask = Mutex<Task<Void, Never>?>(nil)
     let gate: AssignmentGate
     let downloader: ChunkDownloader?
     let tasks: TaskBag
@@ -84,11 +86,12 @@ public final class AgentRuntime: Sendable {
                 inputLogging: configuration.inputPrivacy == .full ? .full : .digestOnly,
                 budget: StorageBudget(maxBytes: Int64(budget))))
         let threads = configuration.inference.threads > 0 ? configuration.inference.threads : profile.threads
+        let drift = try DriftService(store: store, device: device, configuration: configuration.drift)
         let registry = ModelRegistry(
             batching: BatchingConfiguration(
                 maxBatch: configuration.inference.maxBatch, maxWait: configuration.inference.maxWait,
                 maxQueuedRows: max(4096, configuration.inference.maxBatch)),
-            metrics: ServingMetrics())
+            metrics: ServingMetrics(), drift: drift)
         let verifier = PackageVerifier(
             trust: trust, target: PackageTarget(agentVersion: SemanticVersion(AgentVersion.current), profile: profile.name))
         let installer = ModelInstaller(dataDirectory: configuration.dataDirectory, verifier: verifier, profile: profile)
@@ -135,6 +138,9 @@ public final class AgentRuntime: Sendable {
             configuration: configuration, profile: profile, device: device, store: store, registry: registry, service: service,
             installer: installer, health: health, telemetry: telemetry, updates: updates, transport: transport,
             sessionSlot: sessionSlot, gate: AssignmentGate(device: device, trust: trust), downloader: downloader, log: log)
+        runtime.driftTask.withLock {
+            $0 = Task { await drift.run(errors: { error in log("drift: \(error)") }) }
+        }
         let port = try await service.start()
         log("serving on \(configuration.http.host):\(port)")
         let recovered = try await updates.start()
@@ -158,6 +164,10 @@ public final class AgentRuntime: Sendable {
         await transport?.close()
         await updates.stop()
         await service.shutdown()
+        if let drift = driftTask.withLock({ $0 }) {
+            drift.cancel()
+            await drift.value
+        }
         await store.close()
     }
 }
