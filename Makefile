@@ -40,7 +40,7 @@ test: deps test-deps check-layering
 check-layering: deps
 	@python3 scripts/check_layering.py
 
-## demo: train a digits model, quantize it, and compare fp32 with int8
+## demo: train, quantize and package a digits model, then run a device agent on Mosquitto and update it
 demo: build
 	@scripts/demo.sh "$(BIN)"
 

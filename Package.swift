@@ -60,7 +60,7 @@ let package = Package(
         .executableTarget(
             name: "starling",
             dependencies: [
-                "Core", "ONNXImport",
+                "Core", "ONNXImport", "TransportMQTT",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

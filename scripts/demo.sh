@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# make demo: train a digits classifier, quantize it to int8, compare the two, then sign it into
-# a fleet package (and a delta), and show what a device refuses.
+# make demo: train a digits classifier, quantize it to int8, compare the two, sign it into a fleet
+# package (and a delta), show what a device refuses; then run a device agent on a real broker,
+# predict and label over its HTTP API, and roll out 1.1.0 to it as a signed delta.
 set -euo pipefail
 bin="$1"
 cd "$(dirname "$0")/.."
@@ -61,3 +62,53 @@ if "$bin/starling" package verify "$out/intruder.pkg" --trust "$out/trust.json";
   echo "a package signed by an unknown key was accepted" >&2; exit 1
 fi
 echo "   both refused, as they must be"
+
+echo
+echo "== 7. Start a broker and the device agent; it installs 1.0.0 and serves it"
+rm -rf "$out/device" && mkdir -p "$out/device"
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+broker_port=$(free_port)
+printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 100000\n' "$broker_port" \
+  >"$out/device/mosquitto.conf"
+mosquitto -c "$out/device/mosquitto.conf" >"$out/device/mosquitto.log" 2>&1 &
+broker_pid=$!
+agent_pid=""
+cleanup() {
+  [ -n "$agent_pid" ] && kill -TERM "$agent_pid" 2>/dev/null && wait "$agent_pid" 2>/dev/null || true
+  kill -TERM "$broker_pid" 2>/dev/null && wait "$broker_pid" 2>/dev/null || true
+}
+trap cleanup EXIT
+cat >"$out/device/agent.json" <<JSON
+{"device": {"id": "demo-device"}, "dataDirectory": "$out/device/data",
+ "profile": {"name": "x86-64-gateway", "directory": "firmware-profiles"},
+ "http": {"port": 0}, "mqtt": {"host": "127.0.0.1", "port": $broker_port},
+ "trust": {"ringFile": "$out/trust.json"}, "models": {"bootstrap": "$out/digits-1.0.0.pkg"},
+ "updates": {"probationSeconds": 2}, "telemetry": {"intervalSeconds": 5}}
+JSON
+"$bin/starling-agent" check-config --config "$out/device/agent.json"
+"$bin/starling-agent" run --config "$out/device/agent.json" >"$out/device/agent.log" 2>&1 &
+agent_pid=$!
+for _ in $(seq 100); do grep -q "serving on" "$out/device/agent.log" && break; sleep 0.1; done
+api="http://$(grep -o 'serving on [0-9.:]*' "$out/device/agent.log" | head -1 | cut -d' ' -f3)"
+body=$(awk -F, 'NR == 2 { printf "{\"id\":\"demo-1\",\"inputs\":[{\"name\":\"pixels\",\"shape\":[1,64],\"datatype\":\"FP32\",\"data\":["; for (i = 1; i <= 64; i++) printf "%s%s", $i, (i < 64 ? "," : ""); printf "]}]}" }' data/digits.csv)
+input=$(curl -s "$api/v2/models/digits" | python3 -c 'import json, sys; print(json.load(sys.stdin)["inputs"][0]["name"])')
+body=${body/\"pixels\"/\"$input\"}
+echo "   POST $api/v2/models/digits/infer (the first test row, a $(awk -F, 'NR == 2 { print $NF }' data/digits.csv)):"
+curl -s -H 'Content-Type: application/json' --data "$body" "$api/v2/models/digits/infer" | cut -c1-160; echo
+echo "   POST feedback: $(curl -s -H 'Content-Type: application/json' --data '{"id": "demo-1", "label": "0"}' "$api/v2/models/digits/feedback")"
+
+echo
+echo "== 8. The operator assigns 1.1.0 as a delta: signed, fetched in chunks, verified, swapped in, on probation, committed"
+"$bin/starling" device assign --broker "127.0.0.1:$broker_port" --device demo-device \
+  --package "$out/digits-1.1.0-delta.pkg" --key "$out/keys/hub-demo.key" --wait-seconds 60
+echo "   the agent now answers with: $(curl -s -H 'Content-Type: application/json' --data "$body" "$api/v2/models/digits/infer" | python3 -c 'import json, sys; print("model", json.load(sys.stdin)["model_version"])')"
+
+echo
+echo "== 9. A downgrade to 1.0.0 without a signed rollback order is refused; 1.1.0 keeps serving"
+if "$bin/starling" device assign --broker "127.0.0.1:$broker_port" --device demo-device \
+  --package "$out/digits-1.0.0.pkg" --key "$out/keys/hub-demo.key" --wait-seconds 20; then
+  echo "a downgrade was accepted" >&2; exit 1
+fi
+echo "   the agent still answers with: $(curl -s -H 'Content-Type: application/json' --data "$body" "$api/v2/models/digits/infer" | python3 -c 'import json, sys; print("model", json.load(sys.stdin)["model_version"])')"
+echo "   its metrics: $(curl -s "$api/metrics" | grep -c '^starling_agent') series, e.g. $(curl -s "$api/metrics" | grep '^starling_agent_model_info')"
+echo "   the agent's log: $out/device/agent.log"

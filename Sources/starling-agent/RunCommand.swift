@@ -89,13 +89,17 @@ struct CheckConfig: ParsableCommand {
         commandName: "check-config",
         abstract: "Validate a configuration (file, environment, flags) and its firmware profile, then exit.")
 
+    @Argument(help: "The configuration file (or give it with --config).")
+    var path: String?
     @OptionGroup var config: ConfigOptions
 
     func run() throws {
         let configuration: AgentConfiguration
         let profile: FirmwareProfile
+        var options = config
+        if let path { options.file = path }
         do {
-            configuration = try config.load()
+            configuration = try options.load()
             profile = try FirmwareProfile.load(named: configuration.profileName, from: configuration.profileDirectory)
             _ = try profile.effectiveStorageBudget(configured: configuration.storageBudgetBytes)
         } catch let error as ConfigurationError {

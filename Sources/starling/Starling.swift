@@ -2,12 +2,12 @@ import ArgumentParser
 import Core
 
 @main
-struct Starling: ParsableCommand {
+struct Starling: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "starling",
         abstract: "Starling: train, import, quantize and run edge models; operate the fleet.",
         version: "0.1.0",
-        subcommands: [ModelCommand.self, PackageCommand.self, KeysCommand.self])
+        subcommands: [ModelCommand.self, PackageCommand.self, KeysCommand.self, DeviceCommand.self])
 }
 
 struct ModelCommand: ParsableCommand {

@@ -16,6 +16,8 @@ final class AgentProcess: Sendable {
 
     private let process: Process
     private let lines = Locked<[String]>([])
+    /// Set when the output pipe reached its end (the process and its children are gone).
+    private let ended = Locked(false)
 
     /// Starts `starling-agent` with `arguments`, adding `environment` to the test's own.
     init(_ arguments: [String], environment: [String: String] = [:]) throws {
@@ -29,6 +31,7 @@ final class AgentProcess: Sendable {
         try process.run()
         let handle = out.fileHandleForReading
         let lines = self.lines
+        let ended = self.ended
         // A thread of its own: blocking reads must not hold one of the few cooperative threads.
         let reader = Thread {
             var pending = Data()
@@ -42,6 +45,7 @@ final class AgentProcess: Sendable {
                     lines.withLock { $0.append(line) }
                 }
             }
+            ended.withLock { $0 = true }
         }
         reader.start()
     }
@@ -53,9 +57,10 @@ final class AgentProcess: Sendable {
     func line(containing text: String, timeout: Duration = .seconds(60)) async -> String? {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
+            // Read the lines before checking the end: the last ones arrive just before it.
+            let done = ended.withLock { $0 }
             if let line = output.first(where: { $0.contains(text) }) { return line }
-            if !process.isRunning, let line = output.first(where: { $0.contains(text) }) { return line }
-            if !process.isRunning { return nil }
+            if done { return nil }
             try? await Task.sleep(for: .milliseconds(20))
         }
         return nil
@@ -71,6 +76,11 @@ final class AgentProcess: Sendable {
     func stop(_ signal: Int32 = SIGTERM) {
         guard process.isRunning else { return }
         kill(process.processIdentifier, signal)
+        process.waitUntilExit()
+    }
+
+    /// Waits for the process to end by itself.
+    func waitForExit() {
         process.waitUntilExit()
     }
 
