@@ -21,12 +21,13 @@ enum InstallFixture {
     }
 
     /// A profile allowing models up to `largestModelMegabytes`.
-    static func profile(largestModelMegabytes: Int = 16, in directory: String) throws -> FirmwareProfile {
+    static func profile(largestModelMegabytes: Int = 16, dailyBytes: Int? = nil, in directory: String) throws -> FirmwareProfile {
+        let network = dailyBytes.map { #"{"metered": true, "dailyByteBudget": \#($0)}"# } ?? #"{"metered": false}"#
         let json = """
             {"name": "test-device", "description": "a test device", "architecture": "x86_64", "simd": [], "threads": 1,
              "memoryBudgetMegabytes": 64, "storageBudgetMegabytes": 64, "largestModelMegabytes": \(largestModelMegabytes),
              "training": {"allowed": false, "maxSeconds": 0, "maxMemoryMegabytes": 0, "onlyWhenIdle": true, "onlyOnMainsPower": false},
-             "network": {"metered": false}}
+             "network": \(network)}
             """
         try json.write(toFile: directory + "/test-device.json", atomically: true, encoding: .utf8)
         return try FirmwareProfile.load(named: "test-device", from: directory)

@@ -15,6 +15,7 @@ struct StoreSchemaTests {
         "006-drift-windows",
         "007-federated-rounds",
         "008-assignments",
+        "009-network-usage",
     ]
 
     @Test("the migration list is append-only: the shipped names are its prefix, in order")

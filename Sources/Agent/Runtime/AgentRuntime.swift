@@ -121,7 +121,7 @@ public final class AgentRuntime: Sendable {
             rule: ProbationRule(
                 maxErrorRateIncrease: configuration.updates.maxErrorRateIncrease,
                 maxLatencyRatio: configuration.updates.maxLatencyRatio),
-            probation: configuration.updates.probation)
+            probation: configuration.updates.probation, budget: MeteredBudget(profile: profile, store: store))
         let sessionSlot = SessionSlot()
         let updates = UpdateRunner(
             store: store, effects: effects,

@@ -17,6 +17,7 @@ enum StoreSchema {
         ("006-drift-windows", createDriftWindows),
         ("007-federated-rounds", createFederatedRounds),
         ("008-assignments", createAssignments),
+        ("009-network-usage", createNetworkUsage),
     ]
 
     /// A migrator with every migration registered.
@@ -169,6 +170,16 @@ enum StoreSchema {
                     reason TEXT
                 );
                 CREATE INDEX assignments_model ON assignments(model_name, outcome, issued);
+                """)
+    }
+
+    private static func createNetworkUsage(_ db: Database) throws {
+        try db.execute(
+            sql: """
+                CREATE TABLE network_usage (
+                    day INTEGER PRIMARY KEY,
+                    bytes INTEGER NOT NULL CHECK (bytes >= 0)
+                );
                 """)
     }
 }

@@ -24,12 +24,15 @@ public struct DeviceUpdateEffects: UpdateEffects {
     public let rule: ProbationRule
     /// How long probation lasts.
     public let probation: Duration
+    /// The metered network's daily budget, if the profile has one.
+    public let budget: MeteredBudget?
 
     /// Effects over these parts.
     public init(
         installer: ModelInstaller, store: AgentStore, registry: ModelRegistry, downloader: any PackageDownloader,
-        health: VersionHealth, rule: ProbationRule, probation: Duration
+        health: VersionHealth, rule: ProbationRule, probation: Duration, budget: MeteredBudget? = nil
     ) {
+        self.budget = budget
         self.installer = installer
         self.store = store
         self.registry = registry
@@ -47,7 +50,9 @@ public struct DeviceUpdateEffects: UpdateEffects {
         let target = installer.packagePath(plan.packageId)
         if FileIO.exists(target) { return }
         try installer.prepare()
+        try await budget?.waitForRoom(plan.packageSize, what: "package \(plan.modelName) \(plan.modelVersion)")
         let package = try await downloader.fetch(plan, into: installer.downloadPath(plan.packageId))
+        await budget?.record(Int64(package.encode().count))
         guard package.head.id == plan.packageId else {
             throw UpdateFailure(.downloadFailed, "the package fetched is \(package.head.id), not \(plan.packageId)")
         }
