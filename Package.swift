@@ -98,6 +98,6 @@ let package = Package(
         .testTarget(name: "ONNXImportTests", dependencies: ["ONNXImport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CLITests", dependencies: ["Core"]),
         .testTarget(name: "AgentTests", dependencies: ["Agent"], exclude: ["Python"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Core", "TransportMQTT", "Agent"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Core", "TransportMQTT", "Agent"], exclude: ["Python"]),
     ]
 )
