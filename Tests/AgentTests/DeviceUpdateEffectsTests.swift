@@ -70,11 +70,12 @@ struct DeviceUpdateEffectsTests {
     func probationRollback() async throws {
         try await withStore { store, directory in
             let v2 = InstallFixture.package("1.1.0", seed: 2)
-            let device = try await Device(store: store, directory: directory, packages: [v2], probation: .milliseconds(300))
+            let device = try await Device(store: store, directory: directory, packages: [v2])
             for _ in 0..<50 { device.health.recordSuccess(model: "digits", version: "1.0.0", latencyMicroseconds: 100) }
-            await device.runner.submit(device.plan(v2, id: "as-2"))
-            while await device.runner.state != .probation { try await Task.sleep(for: .milliseconds(1)) }
+            // What the new version will have answered by the end of its probation: mostly failures.
             for _ in 0..<30 { device.health.recordFailure(model: "digits", version: "1.1.0") }
+            for _ in 0..<10 { device.health.recordSuccess(model: "digits", version: "1.1.0", latencyMicroseconds: 100) }
+            await device.runner.submit(device.plan(v2, id: "as-2"))
             await device.runner.waitUntilSettled()
             #expect(await device.runner.state == .rolledBack)
             #expect(device.registry.versions(of: "digits")?.active == "1.0.0")

@@ -91,15 +91,12 @@ public struct DeviceUpdateEffects: UpdateEffects {
     }
 
     public func watch(_ plan: UpdatePlan) async throws(UpdateFailure) {
-        let start = health.snapshot(model: plan.modelName, version: plan.modelVersion)
         try? await Task.sleep(for: probation)
         guard !Task.isCancelled else { throw UpdateFailure(.probationFailed, "probation was interrupted") }
-        let end = health.snapshot(model: plan.modelName, version: plan.modelVersion)
-        var during = end
-        during.successes -= start.successes
-        during.failures -= start.failures
+        // Everything the new version answered since it was loaded: it serves only from the swap on.
+        let candidate = health.snapshot(model: plan.modelName, version: plan.modelVersion)
         let baseline = plan.previousVersion.map { health.snapshot(model: plan.modelName, version: $0) } ?? VersionHealth.Snapshot()
-        if let why = rule.verdict(candidate: during, baseline: baseline) {
+        if let why = rule.verdict(candidate: candidate, baseline: baseline) {
             throw UpdateFailure(.probationFailed, "\(plan.modelName) \(plan.modelVersion) failed probation: \(why)")
         }
     }
