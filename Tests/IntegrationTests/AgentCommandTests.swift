@@ -19,14 +19,14 @@ struct AgentCommandTests {
 
         let good = try AgentProcess(["check-config", directory + "/agent.json"])
         #expect(await good.line(containing: "configuration OK: device dev-1, profile raspberry-pi-4") != nil, "\(good.output)")
-        good.stop(SIGTERM)
+        await good.stop(SIGTERM)
 
         let bad = try AgentProcess(["check-config", directory + "/agent.json", "--set", "http.port=70000"])
         #expect(await bad.line(containing: "http.port from the command line") != nil, "\(bad.output)")
         let typo = try AgentProcess(["check-config", "--config", directory + "/agent.json", "--set", "mqtt.hots=x"])
         #expect(await typo.line(containing: "mqtt.host") != nil, "\(typo.output)")
         for process in [bad, typo] {
-            process.waitForExit()
+            await process.waitForExit()
             #expect(process.exitStatus == 64)
         }
 

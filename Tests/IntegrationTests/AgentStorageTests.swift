@@ -31,21 +31,21 @@ struct AgentStorageTests {
 
             let agent = try AgentProcess(
                 ["run", "--config", config, "--set", "storage.budgetMegabytes=1", "--set", "privacy.inputs=full"])
-            defer { agent.stop(SIGKILL) }
+            defer { agent.kill9() }
             let port = try #require(await agent.port(), "agent output: \(agent.output)")
-            let metadata = try runCommand(["curl", "-s", "http://127.0.0.1:\(port)/v2/models/digits"])
+            let metadata = try await offThread { try runCommand(["curl", "-s", "http://127.0.0.1:\(port)/v2/models/digits"]) }
             let input = try #require(
                 ((try JSONSerialization.jsonObject(with: Data(metadata.utf8)) as? [String: Any])?["inputs"] as? [[String: Any]])?
                     .first?["name"] as? String)
             let script = AgentFixture.root + "/Tests/IntegrationTests/Python/drive_agent.py"
             let requests = 12_000
-            let summary = try runCommand(["python3", script, String(port), input, String(requests), "100"])
+            let summary = try await offThread { try runCommand(["python3", script, String(port), input, String(requests), "100"]) }
             let report = try #require(try JSONSerialization.jsonObject(with: Data(summary.utf8)) as? [String: Int])
             #expect(report["answered"] == requests && report["labelled"] == requests / 100 && report["failures"] == 0)
             // Every label reaches the hub, although the predictions they belong to are pruned.
             let labelled = Set(stride(from: 0, to: requests, by: 100).map { "r\($0)" })
             #expect(await eventually(timeout: .seconds(60)) { received.withLock { $0 } == labelled }, "missing: \(labelled.subtracting(received.withLock { $0 }).sorted().prefix(10))")
-            agent.stop(SIGTERM)
+            await agent.stop(SIGTERM)
             #expect(agent.exitStatus == 0)
 
             let store = try await AgentStore.open(StoreConfiguration(path: broker.directory + "/data/agent.sqlite"))

@@ -77,24 +77,24 @@ struct AgentUpdateTests {
             defer { hub.stop() }
 
             let first = try AgentProcess(["run", "--config", config], environment: ["STARLING_AGENT_TEST_STOP_IN": state.rawValue])
-            defer { first.stop(SIGKILL) }
+            defer { first.kill9() }
             let firstPort = try #require(await first.port(), "agent output: \(first.output)")
-            #expect(try AgentFixture.servedVersion(port: firstPort) == "1.0.0")
+            #expect(try await AgentFixture.servedVersion(port: firstPort) == "1.0.0")
             try await hub.assign(try AgentFixture.assignment(Self.v2, id: "as-kill-\(index)"))
             #expect(await first.line(containing: "update: stopped in \(state.rawValue)") != nil, "output: \(first.output)")
-            first.stop(SIGKILL)
+            await first.stop(SIGKILL)
 
             let second = try AgentProcess(["run", "--config", config])
-            defer { second.stop(SIGKILL) }
+            defer { second.kill9() }
             let port = try #require(await second.port(), "agent output: \(second.output)")
             let settled = expected == "1.1.0" ? "update: entered committed" : "update: entered rolledBack"
             if state != .committed {
                 #expect(await second.line(containing: settled) != nil, "output: \(second.output)")
             }
-            #expect(try AgentFixture.servedVersion(port: port) == expected, "output: \(second.output)")
+            #expect(try await AgentFixture.servedVersion(port: port) == expected, "output: \(second.output)")
             // The retained assignment arrives again on reconnect and is ignored, not re-applied.
             #expect(second.output.filter { $0.contains("update: entered downloading") }.isEmpty || state == .downloading)
-            second.stop(SIGTERM)
+            await second.stop(SIGTERM)
             #expect(second.exitStatus == 0)
         }
     }
@@ -110,7 +110,7 @@ struct AgentUpdateTests {
             let hub = try await Hub(broker, catalog: [old, rogue])
             defer { hub.stop() }
             let agent = try AgentProcess(["run", "--config", config])
-            defer { agent.stop(SIGKILL) }
+            defer { agent.kill9() }
             let port = try #require(await agent.port(), "agent output: \(agent.output)")
 
             // Unsigned: the same JSON with its signature removed.
@@ -134,13 +134,13 @@ struct AgentUpdateTests {
             try await hub.assign(try AgentFixture.assignment(rogue, id: "as-rogue-package"))
             let failed = await hub.event { $0.phase == .failed && $0.modelVersion == "1.2.0" }
             #expect(failed?.error == .downloadFailed, "events: \(hub.events.withLock { $0 })")
-            #expect(try AgentFixture.servedVersion(port: port) == "1.0.0")
+            #expect(try await AgentFixture.servedVersion(port: port) == "1.0.0")
 
             // A signed rollback order may downgrade.
             try await hub.assign(try AgentFixture.assignment(old, id: "as-rollback", allowDowngrade: true))
             #expect(await hub.event { $0.phase == .committed && $0.modelVersion == "0.9.0" } != nil)
-            #expect(try AgentFixture.servedVersion(port: port) == "0.9.0")
-            agent.stop(SIGTERM)
+            #expect(try await AgentFixture.servedVersion(port: port) == "0.9.0")
+            await agent.stop(SIGTERM)
             #expect(agent.exitStatus == 0)
         }
     }

@@ -72,16 +72,22 @@ final class AgentProcess: Sendable {
         return line.split(separator: ":").last.flatMap { Int($0) }
     }
 
-    /// Sends `signal` and waits for the process to end.
-    func stop(_ signal: Int32 = SIGTERM) {
+    /// Sends `signal` and waits for the process to end (on a thread of its own).
+    func stop(_ signal: Int32 = SIGTERM) async {
         guard process.isRunning else { return }
         kill(process.processIdentifier, signal)
-        process.waitUntilExit()
+        await waitForExit()
     }
 
-    /// Waits for the process to end by itself.
-    func waitForExit() {
-        process.waitUntilExit()
+    /// Sends SIGKILL without waiting (for `defer`).
+    func kill9() {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+
+    /// Waits for the process to end by itself, on a thread of its own.
+    func waitForExit() async {
+        let process = process
+        _ = try? await offThread { process.waitUntilExit() }
     }
 
     /// How it ended (after `stop`).
@@ -136,7 +142,11 @@ struct AgentFixture {
     }
 
     /// The version that answers an inference on the agent at `port` (and that it answered at all).
-    static func servedVersion(port: Int) throws -> String? {
+    static func servedVersion(port: Int) async throws -> String? {
+        try await offThread { try servedVersionBlocking(port: port) }
+    }
+
+    private static func servedVersionBlocking(port: Int) throws -> String? {
         let metadata = try runCommand(["curl", "-s", "http://127.0.0.1:\(port)/v2/models/digits"])
         guard let description = try? JSONSerialization.jsonObject(with: Data(metadata.utf8)) as? [String: Any],
             let inputs = description["inputs"] as? [[String: Any]], let input = inputs.first?["name"] as? String
@@ -161,4 +171,12 @@ final class Locked<Value: Sendable>: Sendable {
     init(_ value: Value) { mutex = Mutex(value) }
 
     func withLock<R>(_ body: (inout Value) -> R) -> R { mutex.withLock { body(&$0) } }
+}
+
+/// Runs blocking work (a child process, a wait) on a thread of its own: Swift's cooperative pool
+/// has one thread per core here, and a test blocking one starves every other test's tasks.
+func offThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
+    }
 }
