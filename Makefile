@@ -9,6 +9,7 @@ APT_PACKAGES := curl libmosquitto-dev mosquitto mosquitto-clients libzstd-dev zs
 VENV := .venv
 PY_PACKAGES := onnxruntime onnx numpy scikit-learn paho-mqtt
 TEST_PY_PACKAGES := 'tritonclient[http]' numpy
+BENCH_APT_PACKAGES := wrk
 
 .PHONY: all deps build test test-deps demo bench bench-deps check-layering format clean
 
@@ -45,17 +46,35 @@ demo: build
 	@scripts/demo.sh "$(BIN)"
 
 ## bench: release build, ONNX Runtime and paho-mqtt from pip, ratios against ORT, zstd, openssl,
-## mosquitto_pub (see docs/benchmarks.md); BENCH_ONLY=packages,transport runs only those sections
+## mosquitto_pub, the agent's floor route and Python's sqlite3 (see docs/benchmarks.md);
+## BENCH_ONLY=packages,transport runs only those sections (BENCH_ONLY=agent: the agent alone;
+## BENCH_STATIC=1 adds a --static-swift-stdlib starling-agent)
 bench-deps: deps
+	@missing=""; for p in $(BENCH_APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
 	@[ -x $(VENV)/bin/python ] || python3 -m venv $(VENV)
 	@$(VENV)/bin/python -c "import onnxruntime, onnx, numpy, sklearn, paho.mqtt" 2>/dev/null || \
 	  $(VENV)/bin/pip install -q $(PY_PACKAGES)
 
+# BENCH_STATIC=1: the agent section also sizes and runs starling-agent built with
+# --static-swift-stdlib; that build recompiles the agent's modules (about 6 min here) and the
+# dynamic build after it does again, so it is not the default.
 bench: bench-deps
+	@if [ "$${BENCH_STATIC:-0}" = 1 ] && [[ ",$${BENCH_ONLY:-agent}," == *",agent,"* ]]; then \
+	  $(SWIFT) build -c release --static-swift-stdlib --product starling-agent && mkdir -p "$${BENCH_OUT:-out/bench}" && \
+	  cp "$$($(SWIFT) build -c release --show-bin-path)/starling-agent" "$${BENCH_OUT:-out/bench}/starling-agent-static"; \
+	fi
 	$(SWIFT) build -c release --product starling-bench
 	$(SWIFT) build -c release --product starling
 	$(SWIFT) build -c release --product starling-transport-bench
+	$(SWIFT) build -c release --product starling-agent
+	$(SWIFT) build -c release --product starling-store-bench
 	@BENCH_COMMAND="make bench$${BENCH_ONLY:+ BENCH_ONLY=$$BENCH_ONLY}" \
+	  BENCH_AGENT_STATIC="$$(f="$${BENCH_OUT:-out/bench}/starling-agent-static"; [ "$${BENCH_STATIC:-0}" = 1 ] && realpath "$$f")" \
 	  Benchmarks/run.sh "$$($(SWIFT) build -c release --show-bin-path)" "$(VENV)/bin/python"
 
 format:

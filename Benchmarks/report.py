@@ -8,7 +8,8 @@ is (max - min) / median of those per-process medians. ORT's single-sample latenc
 raw and corrected: minus the median time of an Identity model with the same input size,
 measured in the same repeats, which is what one `InferenceSession.run` call from Python costs.
 Latency ratios use the corrected figure. The model package and MQTT transport tables come from
-report_packages.py. Sections without results (run.sh with BENCH_ONLY) are left out.
+report_packages.py, the agent's from report_agent.py. Sections without results (run.sh with
+BENCH_ONLY) are left out.
 """
 
 import datetime
@@ -21,6 +22,7 @@ import statistics
 import sys
 from collections import defaultdict
 
+import report_agent
 import report_packages
 
 LABELS = {
@@ -298,6 +300,7 @@ def main():
          report_packages.packages(sections["packages"])),
         ("## Package size: int8 + zstd vs the fp32 ONNX file", report_packages.sizes(sections["sizes"])),
         ("## MQTT: QoS 1 publish throughput, 64 B payloads, one process", report_packages.transport(sections["transport"])),
+        ("## The agent: HTTP inference, memory, feedback while serving, binary size", report_agent.agent(sections["agent"])),
     ]  # fmt: skip
     parts += [part for title, body in extra if body for part in (title, body)]
     if sections["runtime"]:

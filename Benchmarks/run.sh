@@ -12,15 +12,17 @@
 #
 # Sections: int8, layers, fp32, backends, training (Starling vs ONNX Runtime / scikit-learn),
 # packages (package create/verify vs zstd and openssl, and package sizes vs fp32 ONNX) and
-# transport (MQTT QoS 1 publish throughput vs mosquitto_pub and paho-mqtt). BENCH_ONLY (comma
-# separated, e.g. BENCH_ONLY=packages,transport) runs only those; BENCH_OUT (default out/bench)
+# transport (MQTT QoS 1 publish throughput vs mosquitto_pub and paho-mqtt) and agent (the
+# agent's OIP inference over HTTP beside its floor route, RSS, feedback rows/s while serving beside
+# Python's sqlite3, binary size: Benchmarks/agent-http/run.sh). BENCH_ONLY (comma separated, e.g.
+# BENCH_ONLY=packages,transport) runs only those; BENCH_OUT (default out/bench)
 # is the output directory, whose results.jsonl starts empty on every run.
 set -euo pipefail
 bin="$(cd "$1" && pwd)"
 py="$2"
 cd "$(dirname "$0")/.."
 out="${BENCH_OUT:-out/bench}"
-only="${BENCH_ONLY:-int8,layers,fp32,backends,training,packages,transport}"
+only="${BENCH_ONLY:-int8,layers,fp32,backends,training,packages,transport,agent}"
 repeats="${BENCH_REPEATS:-5}"
 cpu="${BENCH_CPU:-1}"
 results="$out/results.jsonl"
@@ -32,7 +34,7 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 want() { [[ ",$only," == *",$1,"* ]]; }
 for section in ${only//,/ }; do
   case "$section" in
-    int8 | layers | fp32 | backends | training | packages | transport) ;;
+    int8 | layers | fp32 | backends | training | packages | transport | agent) ;;
     *) echo "run.sh: unknown section '$section' in BENCH_ONLY" >&2 && exit 2 ;;
   esac
 done
@@ -178,6 +180,19 @@ if want transport; then
     "$py" Benchmarks/report_packages.py transport-rows "$out/transport.txt" >>"$results"
   done
   echo "   transport done ($(($(date +%s) - started)) s)"
+fi
+
+# Agent benchmark: Benchmarks/agent-http/run.sh (wrk against `starling-agent serve` and `run`,
+# RSS, feedback while serving, binary size) writes its JSON lines; BENCH_AGENT_STATIC names a
+# --static-swift-stdlib build of starling-agent to size and measure beside the dynamic one.
+if want agent; then
+  echo "== agent: OIP infer vs the floor route (wrk), RSS, feedback while serving, binary size"
+  settle
+  agent_variants="serve run run:inference.maxWaitMicroseconds=0"
+  [ -z "${BENCH_AGENT_STATIC:-}" ] || agent_variants="$agent_variants static-run"
+  AGENT_HTTP_VARIANTS="${AGENT_HTTP_VARIANTS:-$agent_variants}" AGENT_STATIC_BIN="${BENCH_AGENT_STATIC:-}" AGENT_PYTHON="$py" \
+    Benchmarks/agent-http/run.sh "$bin" "$out" >>"$results"
+  echo "   agent done ($(($(date +%s) - started)) s)"
 fi
 
 swift_version=$( (swift --version 2>/dev/null || true) | head -1)
