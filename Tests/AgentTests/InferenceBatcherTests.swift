@@ -76,6 +76,32 @@ struct InferenceBatcherTests {
         }
     }
 
+    @Test("with maxWait, after a batch of one row a lone job runs at once; after a larger batch it waits again")
+    func adaptiveWait() {
+        var machine = Machine(configuration: BatchingConfiguration(maxBatch: 8, maxWait: .milliseconds(2)))
+        guard case .startTimer(let first) = machine.submit("a", rows: 1) else {
+            Issue.record("the first job waits")
+            return
+        }
+        #expect(ran(machine.timerFired(generation: first)) == ["a"])
+        guard case .none = machine.batchFinished() else {
+            Issue.record("nothing queued")
+            return
+        }
+        #expect(ran(machine.submit("b", rows: 1)) == ["b"], "a lone client does not wait after a batch of one")
+        _ = machine.submit("c", rows: 1)
+        _ = machine.submit("d", rows: 1)
+        #expect(ran(machine.batchFinished()) == ["c", "d"])
+        guard case .none = machine.batchFinished() else {
+            Issue.record("nothing queued")
+            return
+        }
+        guard case .startTimer = machine.submit("e", rows: 1) else {
+            Issue.record("after a batch of two (load), a job waits for company again")
+            return
+        }
+    }
+
     @Test("past maxQueuedRows a job is refused, not queued")
     func queueLimit() {
         var machine = Machine(configuration: BatchingConfiguration(maxBatch: 2, maxQueuedRows: 4))

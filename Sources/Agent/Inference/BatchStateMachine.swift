@@ -1,9 +1,11 @@
 /// The pure logic of micro-batching: which queued jobs run together, and when. Each event
 /// returns the action the caller performs; at most one batch runs at a time.
 ///
-/// A job that finds the model idle runs at once (or after `maxWait`, when that is set, unless
-/// `maxBatch` rows gather first). Jobs that arrive while a batch runs form the next batch,
-/// which starts as soon as the running one finishes: under load batches grow by themselves.
+/// A job that finds the model idle runs at once, or, when `maxWait` is set and the last batch
+/// held more than one row (the model is under load), after `maxWait` unless `maxBatch` rows
+/// gather first. A lone client therefore never waits for company that does not come (after its
+/// first request), while concurrent clients still fill batches. Jobs that arrive while a batch
+/// runs form the next batch, which starts as soon as the running one finishes.
 struct BatchStateMachine<Job> {
     /// What the caller must do next.
     enum Action {
@@ -30,6 +32,8 @@ struct BatchStateMachine<Job> {
     private var head = 0
     private var queuedRows = 0
     private var generation: UInt64 = 0
+    /// Rows of the last batch started; the start counts as loaded, so the first job may wait.
+    private var lastBatchRows = Int.max
 
     init(configuration: BatchingConfiguration) {
         self.configuration = configuration
@@ -45,7 +49,9 @@ struct BatchStateMachine<Job> {
         queuedRows += rows
         switch state {
         case .idle:
-            if configuration.maxWait == .zero || queuedRows >= configuration.maxBatch { return startBatch() }
+            if configuration.maxWait == .zero || queuedRows >= configuration.maxBatch || lastBatchRows <= 1 {
+                return startBatch()
+            }
             generation &+= 1
             state = .waiting(generation: generation)
             return .startTimer(generation: generation)
@@ -88,6 +94,7 @@ struct BatchStateMachine<Job> {
             head += 1
         }
         queuedRows -= rows
+        lastBatchRows = rows
         if head == queue.count {
             queue.removeAll(keepingCapacity: true)
             head = 0

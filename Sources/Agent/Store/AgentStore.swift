@@ -73,6 +73,9 @@ public final class AgentStore: Sendable {
         var grdb = Configuration()
         grdb.label = "starling-agent-store"
         grdb.foreignKeysEnabled = true
+        // Reads are rare on a device (feedback lookups go through the writer): two reader
+        // connections, each with its own page cache, instead of GRDB's five.
+        grdb.maximumReaderCount = 2
         let timeout = configuration.busyTimeout
         grdb.busyMode = .timeout(Double(timeout.components.seconds) + Double(timeout.components.attoseconds) * 1e-18)
         let walLimit = walSizeLimit(configuration.budget)
