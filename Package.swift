@@ -54,7 +54,14 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
-        .target(name: "Hub", dependencies: ["Core", "ONNXImport"]),
+        .target(
+            name: "Hub",
+            dependencies: [
+                "Core", "ONNXImport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
 
         // MARK: - Executables
         .executableTarget(
@@ -98,6 +105,7 @@ let package = Package(
         .testTarget(name: "ONNXImportTests", dependencies: ["ONNXImport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CLITests", dependencies: ["Core"]),
         .testTarget(name: "AgentTests", dependencies: ["Agent"], exclude: ["Python"]),
+        .testTarget(name: "HubTests", dependencies: ["Hub"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Core", "TransportMQTT", "Agent"], exclude: ["Python"]),
     ]
 )

@@ -2,9 +2,10 @@ import ArgumentParser
 import Hub
 
 @main
-struct StarlingHub: ParsableCommand {
+struct StarlingHub: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "starling-hub",
         abstract: "The Starling hub.",
-        version: HubVersion.current)
+        version: HubVersion.current,
+        subcommands: [TokenCommand.self])
 }
