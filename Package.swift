@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         // MARK: - C and system libraries
@@ -57,9 +58,11 @@ let package = Package(
         .target(
             name: "Hub",
             dependencies: [
-                "Core", "ONNXImport",
+                "Core", "ONNXImport", "TransportMQTT",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
 
@@ -105,7 +108,9 @@ let package = Package(
         .testTarget(name: "ONNXImportTests", dependencies: ["ONNXImport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CLITests", dependencies: ["Core"]),
         .testTarget(name: "AgentTests", dependencies: ["Agent"], exclude: ["Python"]),
-        .testTarget(name: "HubTests", dependencies: ["Hub"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Core", "TransportMQTT", "Agent"], exclude: ["Python"]),
+        .testTarget(
+            name: "HubTests",
+            dependencies: ["Hub", .product(name: "HummingbirdTesting", package: "hummingbird")]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Core", "TransportMQTT", "Agent", "Hub"], exclude: ["Python"]),
     ]
 )
