@@ -20,13 +20,15 @@ public struct HubConfiguration: Sendable {
     public var busyTimeout: Duration
     /// Registry settings.
     public var registry: RegistryConfiguration
+    /// Where the HTTP API listens.
+    public var http: HTTPSettings
     /// Milliseconds since the Unix epoch; injected so tests control time.
     public var now: @Sendable () -> Int64
 
     /// A hub in `dataDirectory` with defaults for everything else.
     public init(
         dataDirectory: String, createSigningKey: Bool = true, busyTimeout: Duration = .seconds(5),
-        registry: RegistryConfiguration = RegistryConfiguration(),
+        registry: RegistryConfiguration = RegistryConfiguration(), http: HTTPSettings = HTTPSettings(),
         now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
     ) {
         self.dataDirectory = dataDirectory
@@ -36,6 +38,7 @@ public struct HubConfiguration: Sendable {
         self.createSigningKey = createSigningKey
         self.busyTimeout = busyTimeout
         self.registry = registry
+        self.http = http
         self.now = now
     }
 
@@ -52,9 +55,25 @@ public struct HubConfiguration: Sendable {
         guard (1...19).contains(registry.compressionLevel) else {
             throw bad("registry.compressionLevel", "must be within 1...19, not \(registry.compressionLevel)")
         }
+        guard !http.host.isEmpty else { throw bad("http.host", "must not be empty") }
+        guard (0...65535).contains(http.port) else { throw bad("http.port", "must be within 0...65535, not \(http.port)") }
         let chunks = registry.limits.minChunkBytes...registry.limits.maxChunkBytes
         guard chunks.contains(registry.chunkSize) else {
             throw bad("registry.chunkSize", "must be within \(chunks), not \(registry.chunkSize)")
         }
+    }
+}
+
+/// Where the hub's HTTP API listens.
+public struct HTTPSettings: Sendable, Equatable {
+    /// The address to bind (`127.0.0.1` by default; `0.0.0.0` for every interface).
+    public var host: String
+    /// The TCP port; 0 picks a free one.
+    public var port: Int
+
+    /// Loopback port 8080 unless told otherwise.
+    public init(host: String = "127.0.0.1", port: Int = 8080) {
+        self.host = host
+        self.port = port
     }
 }
