@@ -29,7 +29,9 @@ struct AuditTests {
                     .approvalRequested, .approvalApproved, .aliasSet, .approvalRequested, .approvalRejected, .tokenCreated,
                     .tokenRevoked,
                 ])
-            #expect(Set(AuditAction.allCases).isSubset(of: Set(entries.map(\.action))))
+            // Fleet actions are covered by FleetServiceTests.
+            let registryActions = AuditAction.allCases.filter { !$0.rawValue.hasPrefix("device.") && !$0.rawValue.hasPrefix("group.") }
+            #expect(Set(registryActions).isSubset(of: Set(entries.map(\.action))))
             #expect(
                 entries.map(\.subject) == [
                     "alice", "bob", "alice", "bob", "bob", "alice", "alice", "alice", "bob", "bob", "alice", "bob", "root-admin",

@@ -14,6 +14,9 @@ struct HubSchemaTests {
         "005-approvals",
         "006-tokens",
         "007-audit-log",
+        "008-devices",
+        "009-device-groups",
+        "010-device-status",
     ]
 
     @Test("the migration list is append-only: the shipped names are its prefix, in order")

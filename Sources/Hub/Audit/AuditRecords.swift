@@ -24,6 +24,16 @@ public enum AuditAction: String, Sendable, Codable, CaseIterable {
     case tokenCreated = "token.created"
     /// An API token was revoked.
     case tokenRevoked = "token.revoked"
+    /// A device was enrolled (or enrolled again), with new broker credentials.
+    case deviceEnrolled = "device.enrolled"
+    /// A device's credentials were revoked.
+    case deviceDecommissioned = "device.decommissioned"
+    /// A device's labels changed.
+    case deviceLabelsSet = "device.labels.set"
+    /// A group was created or its selector changed.
+    case groupSet = "group.set"
+    /// A group was removed.
+    case groupRemoved = "group.removed"
 }
 
 /// Who made a change and when: every write to the store carries one, and the audit row the
@@ -94,4 +104,8 @@ public enum AuditTarget {
     public static func approval(_ name: String, _ id: Int64) -> String { "model/\(name)/approval/\(id)" }
     /// `token/<id>`.
     public static func token(_ id: String) -> String { "token/\(id)" }
+    /// `device/<id>`.
+    public static func device(_ id: String) -> String { "device/\(id)" }
+    /// `group/<name>`.
+    public static func group(_ name: String) -> String { "group/\(name)" }
 }

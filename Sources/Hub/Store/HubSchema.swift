@@ -16,6 +16,9 @@ enum HubSchema {
         ("005-approvals", createApprovals),
         ("006-tokens", createTokens),
         ("007-audit-log", createAuditLog),
+        ("008-devices", createDevices),
+        ("009-device-groups", createDeviceGroups),
+        ("010-device-status", createDeviceStatus),
     ]
 
     /// A migrator with every migration registered.

@@ -114,6 +114,9 @@ final class TestBroker: Sendable {
         process.withLock { $0 }?.reload()
     }
 
+    /// The running broker's process id.
+    var pid: Int32? { process.withLock { $0 }?.pid }
+
     /// The broker's recent log lines, for failure messages.
     var log: String { process.withLock { $0 }?.logTail() ?? "" }
 
