@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import Hub
@@ -95,5 +96,28 @@ struct RolloutMachineTests {
         #expect(
             RolloutMachine.transition(.observing(phase: 0, since: 0), .evaluate(now: 10_000_000, health: unknown), plan: Self.plan()).0
                 == .observing(phase: 0, since: 0))
+    }
+}
+
+@Suite("Rollout JSON")
+struct RolloutJSONTests {
+    @Test("plans and every state survive a JSON round trip (what a hub restart reads back)")
+    func roundTrip() throws {
+        let plan = RolloutMachineTests.plan(onFail: .pause)
+        let decodedPlan = try JSONDecoder().decode(RolloutPlan.self, from: JSONEncoder().encode(plan))
+        #expect(decodedPlan == plan)
+        let text = String(decoding: try JSONEncoder().encode(plan), as: UTF8.self)
+        #expect(text.contains("error_rate <= baseline + 0.01"), "gates are stored as the operator wrote them: \(text)")
+        let states: [RolloutState] = [
+            .pending, .observing(phase: 2, since: 1_800_000_000_000), .paused(phase: 1, reason: "p95"),
+            .rollingBack(reason: "error rate"), .rolledBack(reason: "error rate"), .completed,
+        ]
+        for state in states {
+            #expect(try JSONDecoder().decode(RolloutState.self, from: JSONEncoder().encode(state)) == state)
+        }
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(RolloutState.self, from: Data(#"{"state":"lost"}"#.utf8)) }
+        #expect(throws: DecodingError.self) {
+            try JSONDecoder().decode([HealthGate].self, from: Data(#"["latency <= 3"]"#.utf8))
+        }
     }
 }
