@@ -17,6 +17,7 @@ struct HubSchemaTests {
         "008-devices",
         "009-device-groups",
         "010-device-status",
+        "011-rollouts",
     ]
 
     @Test("the migration list is append-only: the shipped names are its prefix, in order")

@@ -34,6 +34,10 @@ public enum AuditAction: String, Sendable, Codable, CaseIterable {
     case groupSet = "group.set"
     /// A group was removed.
     case groupRemoved = "group.removed"
+    /// A rollout was created.
+    case rolloutCreated = "rollout.created"
+    /// A rollout moved to another state.
+    case rolloutStateChanged = "rollout.state"
 }
 
 /// Who made a change and when: every write to the store carries one, and the audit row the
@@ -108,4 +112,6 @@ public enum AuditTarget {
     public static func device(_ id: String) -> String { "device/\(id)" }
     /// `group/<name>`.
     public static func group(_ name: String) -> String { "group/\(name)" }
+    /// `rollout/<id>`.
+    public static func rollout(_ id: String) -> String { "rollout/\(id)" }
 }

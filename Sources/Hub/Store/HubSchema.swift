@@ -19,6 +19,7 @@ enum HubSchema {
         ("008-devices", createDevices),
         ("009-device-groups", createDeviceGroups),
         ("010-device-status", createDeviceStatus),
+        ("011-rollouts", createRollouts),
     ]
 
     /// A migrator with every migration registered.

@@ -1,0 +1,43 @@
+/// A rollout as stored: what is rolled out where, under which plan, and where it stands.
+public struct RolloutRecord: Sendable, Equatable, Codable {
+    /// The rollout's id.
+    public var id: String
+    /// The model.
+    public var model: String
+    /// The version rolled out.
+    public var candidate: String
+    /// The version it replaces (what gates compare with and a rollback assigns); nil for a first version.
+    public var baseline: String?
+    /// The target devices, as a label selector.
+    public var selector: String
+    /// Phases, gates, window, on-fail.
+    public var plan: RolloutPlan
+    /// Where it stands.
+    public var state: RolloutState
+    /// The salt of its cohort order (`RolloutCohort`).
+    public var salt: String
+    /// When it was created, ms since the epoch.
+    public var createdAt: Int64
+    /// Who created it.
+    public var createdBy: String
+    /// When its state last changed, ms since the epoch.
+    public var updatedAt: Int64
+
+    /// A record.
+    public init(
+        id: String, model: String, candidate: String, baseline: String?, selector: String, plan: RolloutPlan,
+        state: RolloutState = .pending, salt: String, createdAt: Int64, createdBy: String, updatedAt: Int64? = nil
+    ) {
+        self.id = id
+        self.model = model
+        self.candidate = candidate
+        self.baseline = baseline
+        self.selector = selector
+        self.plan = plan
+        self.state = state
+        self.salt = salt
+        self.createdAt = createdAt
+        self.createdBy = createdBy
+        self.updatedAt = updatedAt ?? createdAt
+    }
+}
