@@ -68,16 +68,12 @@ struct DeviceAssign: AsyncParsableCommand {
                     continuation.onTermination = { _ in forward.cancel() }
                 })
         }
-        let now = Int64(Date().timeIntervalSince1970 * 1000)
-        let assignment = Assignment(
-            id: "as-" + String(UInt64.random(in: 0...UInt64.max), radix: 16), time: now, device: deviceID,
-            modelName: try ModelName(file.manifest.name), modelVersion: file.manifest.version.description, packageId: file.head.id,
-            packageSize: Int64(file.encode().count), expiresAt: now + Int64(validSeconds) * 1000, allowDowngrade: allowDowngrade,
-            keyId: signer.keyId)
+        let payload = try Assignment.signed(
+            device: deviceID, model: try ModelName(file.manifest.name), version: file.manifest.version.description,
+            packageId: file.head.id, packageSize: Int64(file.encode().count), allowDowngrade: allowDowngrade,
+            time: Int64(Date().timeIntervalSince1970 * 1000), validity: Int64(validSeconds) * 1000, key: signer)
         try await transport.publish(
-            Message(
-                topic: Topic.assignment(deviceID).name, payload: try SignedMessage(signing: assignment, with: signer.privateKey).encoded(),
-                qos: .atLeastOnce, retain: true))
+            Message(topic: Topic.assignment(deviceID).name, payload: payload, qos: .atLeastOnce, retain: true))
         print("assigned \(file.manifest.name) \(file.manifest.version) (package \(file.head.id.prefix(16))) to \(device)")
         let outcome = await Self.follow(events, version: file.manifest.version.description, seconds: waitSeconds)
         routing.cancel()

@@ -38,7 +38,7 @@ struct MeteredBudgetTests {
             let free = MeteredBudget(profile: try InstallFixture.profile(in: directory), store: store)
             try await free.waitForRoom(Int64.max / 2, what: "pkg")
             await free.record(123)
-            #expect(try await store.networkUsage(day: MeteredBudget.day(UpdateRunner.epochMilliseconds())) == 0)
+            #expect(try await store.networkUsage(day: MeteredBudget.day(StoreConfiguration.wallClockMilliseconds())) == 0)
         }
     }
 }

@@ -80,7 +80,7 @@ struct AgentUpdateTests {
             defer { first.kill9() }
             let firstPort = try #require(await first.port(), "agent output: \(first.output)")
             #expect(try await AgentFixture.servedVersion(port: firstPort) == "1.0.0")
-            try await hub.assign(try AgentFixture.assignment(Self.v2, id: "as-kill-\(index)"))
+            try await hub.assign(try AgentFixture.assignment(Self.v2))
             #expect(await first.line(containing: "update: stopped in \(state.rawValue)") != nil, "output: \(first.output)")
             await first.stop(SIGKILL)
 
@@ -114,7 +114,7 @@ struct AgentUpdateTests {
             let port = try #require(await agent.port(), "agent output: \(agent.output)")
 
             // Unsigned: the same JSON with its signature removed.
-            let signed = try AgentFixture.assignment(Self.v2, id: "as-unsigned")
+            let signed = try AgentFixture.assignment(Self.v2)
             var object = try #require(try JSONSerialization.jsonObject(with: Data(signed)) as? [String: Any])
             object["signature"] = nil
             try await hub.assign(Array(try JSONSerialization.data(withJSONObject: object)))
@@ -122,22 +122,22 @@ struct AgentUpdateTests {
             #expect(unsigned != nil, "events: \(hub.events.withLock { $0 }) output: \(agent.output)")
 
             // Signed by a key the device does not trust.
-            try await hub.assign(try AgentFixture.assignment(Self.v2, id: "as-rogue-signer", key: AgentFixture.rogueKey))
+            try await hub.assign(try AgentFixture.assignment(Self.v2, key: AgentFixture.rogueKey))
             #expect(await hub.event { $0.error == .verificationFailed && $0.reason?.contains("trust") == true } != nil)
 
             // A downgrade without a rollback order.
-            try await hub.assign(try AgentFixture.assignment(old, id: "as-downgrade"))
+            try await hub.assign(try AgentFixture.assignment(old))
             let downgrade = await hub.event { $0.error == .downgradeRefused }
             #expect(downgrade?.reason?.contains("0.9.0") == true)
 
             // A signed assignment whose package is signed by an unknown key: the download fails.
-            try await hub.assign(try AgentFixture.assignment(rogue, id: "as-rogue-package"))
+            try await hub.assign(try AgentFixture.assignment(rogue))
             let failed = await hub.event { $0.phase == .failed && $0.modelVersion == "1.2.0" }
             #expect(failed?.error == .downloadFailed, "events: \(hub.events.withLock { $0 })")
             #expect(try await AgentFixture.servedVersion(port: port) == "1.0.0")
 
             // A signed rollback order may downgrade.
-            try await hub.assign(try AgentFixture.assignment(old, id: "as-rollback", allowDowngrade: true))
+            try await hub.assign(try AgentFixture.assignment(old, allowDowngrade: true))
             #expect(await hub.event { $0.phase == .committed && $0.modelVersion == "0.9.0" } != nil)
             #expect(try await AgentFixture.servedVersion(port: port) == "0.9.0")
             await agent.stop(SIGTERM)

@@ -35,7 +35,7 @@ extension AgentRuntime {
     /// Evaluates an assignment and starts, ignores or refuses it.
     public func handleAssignment(_ payload: [UInt8]) async {
         guard !payload.isEmpty else { return }  // a cleared retained assignment
-        let now = UpdateRunner.epochMilliseconds()
+        let now = StoreConfiguration.wallClockMilliseconds()
         let registry = registry
         let decision = await gate.evaluate(payload, now: now, store: store) { name in registry.versions(of: name)?.active }
         switch decision {
@@ -46,7 +46,7 @@ extension AgentRuntime {
             log("assignment: ignored: \(why)")
         case .refuse(let failure):
             log("assignment: refused: \(failure.reason)")
-            try? await store.enqueue(AssignmentGate.refusalEvent(failure, time: now), kind: .event, on: .events(device))
+            try? await store.enqueue(AssignmentGate.errorEvent(failure, time: now), kind: .event, on: .events(device))
         }
     }
 }

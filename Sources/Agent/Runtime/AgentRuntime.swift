@@ -99,7 +99,7 @@ public final class AgentRuntime: Sendable {
         for problem in await installer.loadInstalled(store: store, registry: registry) {
             log("model: \(problem)")
             try? await store.enqueue(
-                AssignmentGate.refusalEvent(UpdateFailure(.verificationFailed, problem), time: UpdateRunner.epochMilliseconds()),
+                AssignmentGate.errorEvent(UpdateFailure(.verificationFailed, problem), time: StoreConfiguration.wallClockMilliseconds()),
                 kind: .event, on: .events(device))
         }
         for path in configuration.bootstrapPackages {

@@ -99,10 +99,10 @@ public struct AssignmentGate: Sendable {
                 rolloutId: assignment.rolloutId, previousVersion: active))
     }
 
-    /// The event reporting a refused assignment.
-    public static func refusalEvent(_ failure: UpdateFailure, time: Int64) -> DeviceEvent {
+    /// An error event (a refused assignment, a model that cannot serve).
+    public static func errorEvent(_ failure: UpdateFailure, time: Int64) -> DeviceEvent {
         DeviceEvent(
-            id: "ev-" + String(UInt64.random(in: 0...UInt64.max), radix: 16), time: time, kind: .error, error: failure.kind,
+            id: StoreConfiguration.randomMessageID("ev"), time: time, kind: .error, error: failure.kind,
             reason: failure.reason)
     }
 }

@@ -52,12 +52,13 @@ public struct DeviceUpdateEffects: UpdateEffects {
         try installer.prepare()
         try await budget?.waitForRoom(plan.packageSize, what: "package \(plan.modelName) \(plan.modelVersion)")
         let package = try await downloader.fetch(plan, into: installer.downloadPath(plan.packageId))
-        await budget?.record(Int64(package.encode().count))
+        let bytes = package.encode()
+        await budget?.record(Int64(bytes.count))
         guard package.head.id == plan.packageId else {
             throw UpdateFailure(.downloadFailed, "the package fetched is \(package.head.id), not \(plan.packageId)")
         }
         do {
-            try FileIO.writeAtomically(package.encode(), to: target)
+            try FileIO.writeAtomically(bytes, to: target)
         } catch {
             throw UpdateFailure(.storageFailed, "cannot write \(target): \(error.message)")
         }
@@ -70,7 +71,7 @@ public struct DeviceUpdateEffects: UpdateEffects {
         try check(verified, against: plan)
         let record = InstalledModel(
             name: plan.modelName, version: plan.modelVersion, path: path, digest: verified.manifest.model.sha256,
-            state: .staged, installed: UpdateRunner.epochMilliseconds())
+            state: .staged, installed: StoreConfiguration.wallClockMilliseconds())
         do {
             try await store.saveInstalledModel(record)
         } catch {

@@ -14,7 +14,7 @@ public struct MeteredBudget: Sendable {
 
     /// A budget per `profile`'s network policy.
     public init(
-        profile: FirmwareProfile, store: AgentStore, now: @escaping @Sendable () -> Int64 = UpdateRunner.epochMilliseconds,
+        profile: FirmwareProfile, store: AgentStore, now: @escaping @Sendable () -> Int64 = StoreConfiguration.wallClockMilliseconds,
         recheck: Duration = .seconds(60)
     ) {
         dailyBytes = profile.network.metered ? profile.network.dailyByteBudget.map(Int64.init) : nil

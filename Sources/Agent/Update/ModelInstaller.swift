@@ -42,20 +42,28 @@ public struct ModelInstaller: Sendable {
     /// Verifies the package file at `path` for this device: every `PackageVerifier` step, then
     /// the profile's largest model. A delta is rebuilt from the installed base in `store`.
     public func verify(path: String, store: AgentStore) async throws(UpdateFailure) -> VerifiedPackage {
-        let bytes: [UInt8]
+        try await verify(try read(path), path: path, store: store)
+    }
+
+    /// Reads a package file within the verifier's size bounds.
+    private func read(_ path: String) throws(UpdateFailure) -> [UInt8] {
         do {
-            bytes = try ModelPackage.readFile(path: path, limits: verifier.limits)
+            return try ModelPackage.readFile(path: path, limits: verifier.limits)
         } catch {
             throw UpdateFailure(.verificationFailed, error.message)
         }
+    }
+
+    /// `verify(path:store:)` on the bytes already read from `path`.
+    private func verify(_ bytes: [UInt8], path: String, store: AgentStore) async throws(UpdateFailure) -> VerifiedPackage {
         var base: [UInt8]?
         do {
             // The base is looked up from the unverified manifest; `verify` then checks it all.
-            let head = try ModelPackage.parse(bytes, limits: verifier.limits).head
-            if let delta = head.manifest.delta {
+            let package = try ModelPackage.parse(bytes, limits: verifier.limits)
+            if let delta = package.manifest.delta {
                 base = try await baseModel(name: delta.name, version: delta.version.description, store: store)
             }
-            let verified = try verifier.verify(bytes, base: base)
+            let verified = try verifier.verify(head: package.head, payload: package.payload, base: base)
             do {
                 try profile.checkModelSize(verified.modelBytes.count, name: verified.manifest.name)
             } catch {
@@ -95,7 +103,7 @@ public struct ModelInstaller: Sendable {
         }
         let record = InstalledModel(
             name: package.manifest.name, version: package.manifest.version.description, path: path,
-            digest: package.manifest.model.sha256, state: state, installed: UpdateRunner.epochMilliseconds())
+            digest: package.manifest.model.sha256, state: state, installed: StoreConfiguration.wallClockMilliseconds())
         do {
             try await store.saveInstalledModel(record)
         } catch {
@@ -107,15 +115,10 @@ public struct ModelInstaller: Sendable {
     /// Installs and activates the package file at `path` when no version of its model is
     /// installed yet (a device's first model). Returns the record, or nil if one was there.
     public func bootstrap(path: String, store: AgentStore, registry: ModelRegistry) async throws(UpdateFailure) -> InstalledModel? {
-        let verified = try await verify(path: path, store: store)
+        let bytes = try read(path)
+        let verified = try await verify(bytes, path: path, store: store)
         let existing = (try? await store.installedModels(name: verified.manifest.name)) ?? []
         guard existing.isEmpty else { return nil }
-        let bytes: [UInt8]
-        do {
-            bytes = try ModelPackage.readFile(path: path, limits: verifier.limits)
-        } catch {
-            throw UpdateFailure(.storageFailed, error.message)
-        }
         let record = try await place(verified, bytes: bytes, state: .active, store: store)
         try load(verified, registry: registry, activate: true)
         return record

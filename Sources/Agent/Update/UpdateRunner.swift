@@ -40,7 +40,7 @@ public actor UpdateRunner {
     /// outbox); `observer` sees every state entered.
     public init(
         store: AgentStore, effects: any UpdateEffects, report: @escaping @Sendable (DeviceEvent) async -> Void,
-        observer: Observer? = nil, now: @escaping @Sendable () -> Int64 = UpdateRunner.epochMilliseconds
+        observer: Observer? = nil, now: @escaping @Sendable () -> Int64 = StoreConfiguration.wallClockMilliseconds
     ) {
         self.store = store
         self.effects = effects
@@ -49,9 +49,6 @@ public actor UpdateRunner {
         self.now = now
         (inbox, inboxSink) = AsyncStream.makeStream(of: UpdateEvent.self)
     }
-
-    /// Milliseconds since the Unix epoch.
-    public static func epochMilliseconds() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
 
     // MARK: - Life
 
@@ -196,7 +193,7 @@ public actor UpdateRunner {
 
     private func deviceEvent(for state: UpdateState, failure: UpdateFailure?) -> DeviceEvent {
         DeviceEvent(
-            id: "ev-" + String(UInt64.random(in: 0...UInt64.max), radix: 16), time: now(),
+            id: StoreConfiguration.randomMessageID("ev"), time: now(),
             kind: .update, phase: state.phase, error: failure?.kind, reason: failure?.reason,
             modelName: plan.flatMap { ModelName(rawValue: $0.modelName) }, modelVersion: plan?.modelVersion,
             rolloutId: plan?.rolloutId)

@@ -143,6 +143,6 @@ public enum UpdateAction: Sendable, Equatable {
     case report(DeviceEvent.Phase, UpdateFailure?)
     /// Keep `plan` to start when the current update settles (the newest one wins).
     case queue(UpdatePlan)
-    /// Ignore the event (it does not apply in this state); the reason is logged.
+    /// Ignore the event (it does not apply in this state); the reason says why, for tests and readers.
     case ignore(String)
 }

@@ -87,3 +87,19 @@ public struct Assignment: SignedControlMessage {
         }
     }
 }
+
+extension Assignment {
+    /// A new assignment with a random id, issued at `time` (ms since the epoch) and valid for
+    /// `validity` ms, checked and signed by `key`: its wire bytes (`SignedMessage`).
+    public static func signed(
+        device: DeviceID, model: ModelName, version: String, packageId: String, packageSize: Int64,
+        rolloutId: String? = nil, allowDowngrade: Bool = false, time: Int64, validity: Int64, key: SigningKey
+    ) throws(ProtocolError) -> [UInt8] {
+        let assignment = Assignment(
+            id: "as-" + String(UInt64.random(in: 0...UInt64.max), radix: 16), time: time, device: device, modelName: model,
+            modelVersion: version, packageId: packageId, packageSize: packageSize, rolloutId: rolloutId,
+            expiresAt: time + validity, allowDowngrade: allowDowngrade, keyId: key.keyId)
+        try assignment.validate()
+        return try SignedMessage(signing: assignment, with: key.privateKey).encoded()
+    }
+}

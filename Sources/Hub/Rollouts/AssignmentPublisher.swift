@@ -49,13 +49,10 @@ public struct AssignmentPublisher: Sendable {
 
     /// The signed assignment of `target` to `device`, as wire bytes.
     public func assignment(_ target: Target, to device: DeviceID) throws(ProtocolError) -> [UInt8] {
-        let issued = now()
-        let assignment = Assignment(
-            id: "as-" + String(UInt64.random(in: 0...UInt64.max), radix: 16), time: issued, device: device,
-            modelName: target.model, modelVersion: target.version, packageId: target.packageId, packageSize: target.packageSize,
-            rolloutId: target.rolloutId, expiresAt: issued + validity, allowDowngrade: target.allowDowngrade, keyId: key.keyId)
-        try assignment.validate()
-        return try SignedMessage(signing: assignment, with: key.privateKey).encoded()
+        try Assignment.signed(
+            device: device, model: target.model, version: target.version, packageId: target.packageId,
+            packageSize: target.packageSize, rolloutId: target.rolloutId, allowDowngrade: target.allowDowngrade, time: now(),
+            validity: validity, key: key)
     }
 
     /// Publishes the assignment of `target` to each of `devices` (retained, QoS 1); returns the

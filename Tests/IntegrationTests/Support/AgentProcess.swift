@@ -130,15 +130,13 @@ struct AgentFixture {
 
     /// A signed assignment of `package` to dev-1.
     static func assignment(
-        _ package: ModelPackage, id: String, issuedAt: Int64 = Int64(Date().timeIntervalSince1970 * 1000),
+        _ package: ModelPackage, issuedAt: Int64 = Int64(Date().timeIntervalSince1970 * 1000),
         allowDowngrade: Bool = false, key: SigningKey = hubKey
     ) throws -> [UInt8] {
-        let assignment = Assignment(
-            id: id, time: issuedAt, device: try DeviceID("dev-1"), modelName: try ModelName("digits"),
-            modelVersion: package.manifest.version.description, packageId: package.head.id,
-            packageSize: Int64(package.encode().count), expiresAt: issuedAt + 3_600_000, allowDowngrade: allowDowngrade,
-            keyId: key.keyId)
-        return try SignedMessage(signing: assignment, with: key.privateKey).encoded()
+        try Assignment.signed(
+            device: try DeviceID("dev-1"), model: try ModelName("digits"), version: package.manifest.version.description,
+            packageId: package.head.id, packageSize: Int64(package.encode().count), allowDowngrade: allowDowngrade,
+            time: issuedAt, validity: 3_600_000, key: key)
     }
 
     /// The version that answers an inference on the agent at `port` (and that it answered at all).
