@@ -1,8 +1,10 @@
+import Core
+
 /// Everything that can go wrong in the agent's SQLite store.
 ///
 /// The code is stable for scripts and tests; the message says what is wrong and what to do; the
 /// underlying error (from SQLite or the file system) is kept for logs.
-public struct StoreError: Error, CustomStringConvertible, Sendable {
+public struct StoreError: DomainError {
     /// Kinds of failure.
     public enum Code: String, Sendable {
         /// The database file could not be opened or configured.
@@ -31,11 +33,6 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
         self.code = code
         self.message = message
         self.underlying = underlying
-    }
-
-    public var description: String {
-        guard let underlying else { return message }
-        return "\(message) (\(underlying))"
     }
 }
 

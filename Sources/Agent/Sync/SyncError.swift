@@ -4,7 +4,7 @@ import Core
 ///
 /// The code is stable for scripts and tests; the message says what is wrong and what to do; the
 /// underlying error (store, protocol) is kept for logs.
-public struct SyncError: Error, CustomStringConvertible, Sendable {
+public struct SyncError: DomainError {
     /// Kinds of failure.
     public enum Code: String, Sendable {
         /// A setting cannot be sent in a protocol message (device id, firmware profile, version).
@@ -31,11 +31,6 @@ public struct SyncError: Error, CustomStringConvertible, Sendable {
         self.code = code
         self.message = message
         self.underlying = underlying
-    }
-
-    public var description: String {
-        guard let underlying else { return message }
-        return "\(message) (\(underlying))"
     }
 }
 

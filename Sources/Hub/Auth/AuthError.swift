@@ -1,8 +1,10 @@
+import Core
+
 /// Why a request could not be authenticated or is not allowed.
 ///
 /// `httpStatus` is 401 for every failure to authenticate and 403 for `forbidden`, so an HTTP
 /// layer maps it without looking at the code.
-public struct AuthError: Error, CustomStringConvertible, Sendable {
+public struct AuthError: DomainError {
     /// Kinds of failure.
     public enum Code: String, Sendable, CaseIterable {
         /// No bearer token was given.
@@ -42,10 +44,5 @@ public struct AuthError: Error, CustomStringConvertible, Sendable {
         case .forbidden: 403
         case .invalidRequest: 400
         }
-    }
-
-    public var description: String {
-        guard let underlying else { return message }
-        return "\(message) (\(underlying))"
     }
 }

@@ -1,6 +1,8 @@
+import Core
+
 /// Everything that can go wrong in fleet management: bad input, unknown or conflicting devices,
 /// and failures to write or reload the broker's files.
-public struct FleetError: Error, CustomStringConvertible, Sendable {
+public struct FleetError: DomainError {
     /// Kinds of failure.
     public enum Code: String, Sendable, CaseIterable {
         /// A device id, label, selector or group name breaks its rules.
@@ -29,10 +31,5 @@ public struct FleetError: Error, CustomStringConvertible, Sendable {
         self.code = code
         self.message = message
         self.underlying = underlying
-    }
-
-    public var description: String {
-        guard let underlying else { return message }
-        return "\(message) (\(underlying))"
     }
 }

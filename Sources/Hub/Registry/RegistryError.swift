@@ -1,9 +1,11 @@
+import Core
+
 /// Why a registry operation was refused.
 ///
 /// Storage failures keep their `HubStoreError` as the underlying error (code `storageFailed`,
 /// or the matching registry code for `conflict` and `notFound`). `httpStatus` is what the REST
 /// layer answers with.
-public struct RegistryError: Error, CustomStringConvertible, Sendable {
+public struct RegistryError: DomainError {
     /// Kinds of failure.
     public enum Code: String, Sendable, CaseIterable {
         /// A name, version, alias, tag or page request breaks a rule.
@@ -44,11 +46,6 @@ public struct RegistryError: Error, CustomStringConvertible, Sendable {
         case .conflict, .approvalRequired, .sameApprover: 409
         case .storageFailed: 500
         }
-    }
-
-    public var description: String {
-        guard let underlying else { return message }
-        return "\(message) (\(underlying))"
     }
 }
 

@@ -1,10 +1,11 @@
+import Core
 import GRDB
 
 /// Everything that can go wrong in the hub's storage: the database and the artifact store.
 ///
 /// The code is stable for scripts, tests and the HTTP layer; the message says what is wrong and
 /// what to do; the underlying error (from SQLite or the file system) is kept for logs.
-public struct HubStoreError: Error, CustomStringConvertible, Sendable {
+public struct HubStoreError: DomainError {
     /// Kinds of failure.
     public enum Code: String, Sendable {
         /// The database or the artifact directory could not be opened or configured.
@@ -41,11 +42,6 @@ public struct HubStoreError: Error, CustomStringConvertible, Sendable {
         self.code = code
         self.message = message
         self.underlying = underlying
-    }
-
-    public var description: String {
-        guard let underlying else { return message }
-        return "\(message) (\(underlying))"
     }
 }
 
