@@ -22,6 +22,14 @@ public struct HubConfiguration: Sendable {
     public var registry: RegistryConfiguration
     /// Where the HTTP API listens.
     public var http: HTTPSettings
+    /// The broker's files, how it is reloaded, and what enrolment bundles tell devices.
+    public var fleet: FleetSettings
+    /// The hub's own broker connection; nil serves the API without one (nothing reaches devices).
+    public var mqtt: HubMQTTSettings?
+    /// How often rollouts are evaluated.
+    public var rollouts: RolloutRunner.Settings
+    /// How package chunks are served to devices.
+    public var transfer: ChunkServer.Configuration
     /// Milliseconds since the Unix epoch; injected so tests control time.
     public var now: @Sendable () -> Int64
 
@@ -40,6 +48,10 @@ public struct HubConfiguration: Sendable {
         self.registry = registry
         self.http = http
         self.now = now
+        fleet = FleetSettings(dataDirectory: dataDirectory)
+        mqtt = nil
+        rollouts = RolloutRunner.Settings()
+        transfer = ChunkServer.Configuration()
     }
 
     /// Checks the settings; the error names the key at fault.
@@ -57,6 +69,18 @@ public struct HubConfiguration: Sendable {
         }
         guard !http.host.isEmpty else { throw bad("http.host", "must not be empty") }
         guard (0...65535).contains(http.port) else { throw bad("http.port", "must be within 0...65535, not \(http.port)") }
+        if let mqtt {
+            guard !mqtt.host.isEmpty else { throw bad("mqtt.host", "must not be empty") }
+            guard (1...65535).contains(mqtt.port) else { throw bad("mqtt.port", "must be within 1...65535, not \(mqtt.port)") }
+        }
+        guard rollouts.tickInterval > .zero else { throw bad("rollouts.tickSeconds", "must be positive") }
+        do {
+            try transfer.validate()
+        } catch let error as TransferError {
+            throw bad("transfer", error.message)
+        } catch {
+            throw bad("transfer", "\(error)")
+        }
         let chunks = registry.limits.minChunkBytes...registry.limits.maxChunkBytes
         guard chunks.contains(registry.chunkSize) else {
             throw bad("registry.chunkSize", "must be within \(chunks), not \(registry.chunkSize)")
@@ -75,5 +99,47 @@ public struct HTTPSettings: Sendable, Equatable {
     public init(host: String = "127.0.0.1", port: Int = 8080) {
         self.host = host
         self.port = port
+    }
+}
+
+/// The broker's files the hub keeps in step with its devices, and the enrolment bundle's view of
+/// the broker.
+public struct FleetSettings: Sendable {
+    /// Password file, ACL file and the hub's own password file.
+    public var files: BrokerFiles
+    /// How the broker is told to re-read them.
+    public var reload: BrokerReload
+    /// What enrolment bundles tell devices.
+    public var bundle: BundleSettings
+
+    /// Files under `dataDirectory/broker`, no reload, bundles pointing at 127.0.0.1:1883 without TLS.
+    public init(dataDirectory: String) {
+        files = BrokerFiles(dataDirectory: dataDirectory)
+        reload = .none
+        bundle = BundleSettings(brokerHost: "127.0.0.1", brokerPort: 1883, caFile: nil)
+    }
+}
+
+/// The hub's own MQTT session: as user `fleet.files.hubUser` with the password in
+/// `fleet.files.hubPasswordFile`.
+public struct HubMQTTSettings: Sendable, Equatable {
+    /// Broker host.
+    public var host: String
+    /// Broker port.
+    public var port: Int
+    /// CA file for TLS; nil for a plain connection.
+    public var caFile: String?
+    /// The session's client id (one per hub replica).
+    public var clientID: String
+    /// Keep-alive interval.
+    public var keepAlive: Duration
+
+    /// Settings.
+    public init(host: String, port: Int = 1883, caFile: String? = nil, clientID: String = "starling-hub", keepAlive: Duration = .seconds(30)) {
+        self.host = host
+        self.port = port
+        self.caFile = caFile
+        self.clientID = clientID
+        self.keepAlive = keepAlive
     }
 }

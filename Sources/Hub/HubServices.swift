@@ -15,15 +15,30 @@ public final class HubServices: Sendable {
     public let tokens: TokenService
     /// The audit log.
     public let audit: AuditService
+    /// Devices, groups and the broker's accounts.
+    public let fleet: FleetService
+    /// Live device status from the broker.
+    public let monitor: FleetMonitor
+    /// Rollouts: created, commanded and driven.
+    public let rollouts: RolloutRunner
+    /// The packages served to devices in chunks.
+    public let catalog: PackageFileCatalog
+    /// The hub's broker connection, if any.
+    public let transport: (any MessageTransport)?
 
     /// Opens the database (migrating it) and the artifact directory, and reads (or, when allowed,
     /// creates) the signing key.
-    public static func open(_ configuration: HubConfiguration) async throws -> HubServices {
+    public static func open(_ configuration: HubConfiguration, transport: (any MessageTransport)? = nil) async throws
+        -> HubServices
+    {
         try configuration.validate()
         let key = try signingKey(configuration)
         let artifacts = try DirectoryArtifactStore(root: configuration.artifactDirectory)
+        let hubPassword = try FleetService.hubPassword(path: configuration.fleet.files.hubPasswordFile)
         let database = try await HubStore.open(path: configuration.databasePath, busyTimeout: configuration.busyTimeout)
-        return HubServices(configuration: configuration, database: database, artifacts: artifacts, key: key)
+        return try HubServices(
+            configuration: configuration, database: database, artifacts: artifacts, key: key, hubPassword: hubPassword,
+            transport: transport)
     }
 
     /// Opens only the database and the token service: enough for `starling-hub token`, and no
@@ -34,15 +49,27 @@ public final class HubServices: Sendable {
         return (database, TokenService(store: SQLiteHubStore(database), now: configuration.now))
     }
 
-    private init(configuration: HubConfiguration, database: HubStore, artifacts: DirectoryArtifactStore, key: SigningKey) {
+    private init(
+        configuration: HubConfiguration, database: HubStore, artifacts: DirectoryArtifactStore, key: SigningKey,
+        hubPassword: String, transport: (any MessageTransport)?
+    ) throws {
         self.configuration = configuration
         self.database = database
         self.artifacts = artifacts
+        self.transport = transport
         let store = SQLiteHubStore(database)
+        let now = configuration.now
         registry = RegistryService(
-            store: store, artifacts: artifacts, signingKey: key, configuration: configuration.registry, now: configuration.now)
-        tokens = TokenService(store: store, now: configuration.now)
+            store: store, artifacts: artifacts, signingKey: key, configuration: configuration.registry, now: now)
+        tokens = TokenService(store: store, now: now)
         audit = AuditService(store: store)
+        fleet = try FleetService.make(
+            store: store, settings: configuration.fleet, hubPassword: hubPassword, trustRing: [key.publicKey], now: now)
+        monitor = FleetMonitor(transport: transport, store: store, now: now)
+        catalog = PackageFileCatalog()
+        rollouts = RolloutRunner(
+            store: store, registry: registry, monitor: monitor, publisher: AssignmentPublisher(key: key, now: now),
+            transport: transport, catalog: catalog, artifacts: artifacts, settings: configuration.rollouts, now: now)
     }
 
     /// Closes the database.

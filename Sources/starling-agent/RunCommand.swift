@@ -127,7 +127,7 @@ struct ConfigKeys: ParsableCommand {
     func run() {
         for entry in ConfigSchema.agent.entries {
             let value = entry.required ? "(required)" : entry.defaultValue.map { $0.isEmpty ? "(empty)" : $0 } ?? "(unset)"
-            print("\(entry.key)  \(ConfigSchema.environmentName(of: entry.key))  \(value)")
+            print("\(entry.key)  \(ConfigSchema.agent.environmentName(of: entry.key))  \(value)")
             print("    \(entry.help)")
         }
     }

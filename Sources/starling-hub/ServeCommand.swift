@@ -1,35 +1,59 @@
 import ArgumentParser
+import Core
 import Foundation
 import Hub
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Serve the REST API (/api/v1), /health and /metrics until SIGINT or SIGTERM.")
+        abstract:
+            "Serve the REST API (/api/v1), /health and /metrics, and with mqtt.host set, the fleet: live status, package chunks and rollouts, until SIGINT or SIGTERM.")
 
-    @OptionGroup var options: DataOptions
-    @Option(help: "The address to bind (default: $STARLING_HUB_HOST or 127.0.0.1).")
+    @Option(help: "A JSON configuration file (keys: `starling-hub config-keys`).")
+    var config: String?
+    @Option(name: .customLong("set"), help: "KEY=VALUE, overriding the file and STARLING_HUB_* variables (repeatable).")
+    var settings: [String] = []
+    @Option(name: .customLong("data"), help: "The data directory (the same as --set dataDirectory=DIR).")
+    var data: String?
+    @Option(help: "The address to bind (the same as --set http.host=HOST).")
     var host: String?
-    @Option(help: "The TCP port; 0 picks a free one (default: $STARLING_HUB_PORT or 8080).")
+    @Option(help: "The TCP port; 0 picks a free one (the same as --set http.port=PORT).")
     var port: Int?
 
-    func validate() throws {
-        if let port, !(0...65535).contains(port) { throw ValidationError("--port must be within 0...65535, not \(port)") }
+    func run() async throws {
+        var overrides = settings
+        if let data { overrides.append("dataDirectory=\(data)") }
+        if let host { overrides.append("http.host=\(host)") }
+        if let port { overrides.append("http.port=\(port)") }
+        let configuration: HubConfiguration
+        do {
+            configuration = try HubConfiguration.load(
+                file: config, environment: ProcessInfo.processInfo.environment, settings: overrides)
+        } catch let error as ConfigurationError {
+            FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
+            throw ExitCode(64)
+        }
+        let host = configuration.http.host
+        try await HubRuntime.serve(
+            configuration,
+            onListening: { port in Self.say("listening on \(host):\(port)") },
+            onNote: { Self.say($0) })
     }
 
-    func run() async throws {
-        let environment = ProcessInfo.processInfo.environment
-        var configuration = options.configuration
-        if let host = host ?? environment["STARLING_HUB_HOST"] { configuration.http.host = host }
-        if let text = port.map(String.init) ?? environment["STARLING_HUB_PORT"] {
-            guard let value = Int(text) else { throw ValidationError("STARLING_HUB_PORT '\(text)' is not a port number") }
-            configuration.http.port = value
-        }
-        let services = try await HubServices.open(configuration)
-        defer { services.close() }
-        let host = configuration.http.host
-        try await HubAPI.serve(services: services) { port in
-            FileHandle.standardOutput.write(Data("listening on \(host):\(port)\n".utf8))
+    static func say(_ line: String) {
+        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    }
+}
+
+struct ConfigKeysCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "config-keys", abstract: "Every configuration key: its environment variable, default and meaning.")
+
+    func run() {
+        let schema = ConfigSchema.hub
+        for entry in schema.entries {
+            let value = entry.defaultValue.map { "default \($0)" } ?? (entry.required ? "required" : "optional")
+            print("\(entry.key)  \(schema.environmentName(of: entry.key))  \(value)\n    \(entry.help)")
         }
     }
 }

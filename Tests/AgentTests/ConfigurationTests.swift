@@ -1,3 +1,4 @@
+import Core
 import Agent
 import Foundation
 import Testing
@@ -64,10 +65,10 @@ struct ConfigurationTests {
 
     @Test("environment names follow the keys")
     func environmentNames() {
-        #expect(ConfigSchema.environmentName(of: "http.port") == "STARLING_AGENT_HTTP_PORT")
-        #expect(ConfigSchema.environmentName(of: "mqtt.tls.caFile") == "STARLING_AGENT_MQTT_TLS_CA_FILE")
-        #expect(ConfigSchema.environmentName(of: "dataDirectory") == "STARLING_AGENT_DATA_DIRECTORY")
-        let names = ConfigSchema.agent.entries.map { ConfigSchema.environmentName(of: $0.key) }
+        #expect(ConfigSchema.agent.environmentName(of: "http.port") == "STARLING_AGENT_HTTP_PORT")
+        #expect(ConfigSchema.agent.environmentName(of: "mqtt.tls.caFile") == "STARLING_AGENT_MQTT_TLS_CA_FILE")
+        #expect(ConfigSchema.agent.environmentName(of: "dataDirectory") == "STARLING_AGENT_DATA_DIRECTORY")
+        let names = ConfigSchema.agent.entries.map { ConfigSchema.agent.environmentName(of: $0.key) }
         #expect(Set(names).count == names.count, "two keys share an environment variable")
     }
 

@@ -1,3 +1,4 @@
+import Core
 import Agent
 import Foundation
 import Testing

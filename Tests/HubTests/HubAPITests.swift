@@ -79,6 +79,18 @@ struct HubAPITests {
         "POST /api/v1/models/{name}/approvals/{id}/reject": ("/api/v1/models/digits/approvals/1/reject", nil, nil),
         "POST /api/v1/tokens": ("/api/v1/tokens", #"{"subject":"x","role":"admin"}"#, nil),
         "DELETE /api/v1/tokens/{id}": ("/api/v1/tokens/0123456789abcdef", nil, nil),
+        "POST /api/v1/devices": ("/api/v1/devices", #"{"id":"dev-9","profile":"generic-linux"}"#, nil),
+        "PATCH /api/v1/devices/{id}": ("/api/v1/devices/dev-1", #"{"labels":{"site":"x"}}"#, nil),
+        "DELETE /api/v1/devices/{id}": ("/api/v1/devices/dev-1", nil, nil),
+        "PUT /api/v1/groups/{name}": ("/api/v1/groups/lab", #"{"selector":"site=lab"}"#, nil),
+        "DELETE /api/v1/groups/{name}": ("/api/v1/groups/lab", nil, nil),
+        "POST /api/v1/rollouts": (
+            "/api/v1/rollouts", #"{"model":"digits","version":"1.0.0","target":"site=lab","onFail":"pause"}"#, nil
+        ),
+        "POST /api/v1/rollouts/{id}/promote": ("/api/v1/rollouts/abc/promote", nil, nil),
+        "POST /api/v1/rollouts/{id}/pause": ("/api/v1/rollouts/abc/pause", nil, nil),
+        "POST /api/v1/rollouts/{id}/resume": ("/api/v1/rollouts/abc/resume", nil, nil),
+        "POST /api/v1/rollouts/{id}/abort": ("/api/v1/rollouts/abc/abort", #"{"reason":"x"}"#, nil),
     ]
 
     @Test func everyMutatingRouteIsCovered() {

@@ -18,6 +18,7 @@ struct HubSchemaTests {
         "009-device-groups",
         "010-device-status",
         "011-rollouts",
+        "012-rollout-events",
     ]
 
     @Test("the migration list is append-only: the shipped names are its prefix, in order")

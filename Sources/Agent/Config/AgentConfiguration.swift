@@ -1,3 +1,5 @@
+import Core
+
 /// Everything `starling-agent` needs to run, validated once at start-up.
 ///
 /// Sources, highest first: `--set KEY=VALUE` flags, `STARLING_AGENT_*` environment variables,

@@ -1,3 +1,5 @@
+import Core
+
 extension ConfigSchema {
     /// The keys of `starling-agent`.
     public static let agent = ConfigSchema([

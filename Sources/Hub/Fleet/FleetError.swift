@@ -32,4 +32,14 @@ public struct FleetError: DomainError {
         self.message = message
         self.underlying = underlying
     }
+
+    /// The HTTP status an API answers with.
+    public var httpStatus: Int {
+        switch code {
+        case .invalidArgument: 400
+        case .notFound: 404
+        case .conflict: 409
+        case .brokerFilesFailed, .brokerReloadFailed, .bundleFailed: 500
+        }
+    }
 }

@@ -28,21 +28,32 @@ extension FleetService {
     public static func open(
         hub: HubServices, files: BrokerFiles, reload: BrokerReload, bundleSettings: BundleSettings
     ) throws -> FleetService {
-        let hubPassword = try hubPassword(path: files.hubPasswordFile)
+        let key = try SigningKey.read(path: hub.configuration.signingKeyPath)
+        var settings = hub.configuration.fleet
+        settings.files = files
+        settings.reload = reload
+        settings.bundle = bundleSettings
+        return try make(
+            store: SQLiteHubStore(hub.database), settings: settings, hubPassword: try hubPassword(path: files.hubPasswordFile),
+            trustRing: [key.publicKey], now: hub.configuration.now)
+    }
+
+    /// The fleet service over `store` with the broker files of `settings`.
+    static func make(
+        store: SQLiteHubStore, settings: FleetSettings, hubPassword: String, trustRing: [TrustedKey],
+        now: @escaping @Sendable () -> Int64
+    ) throws -> FleetService {
+        let files = settings.files
         for path in [files.passwordFile, files.aclFile] {
             let directory = (path as NSString).deletingLastPathComponent
             if !directory.isEmpty { try FileIO.createDirectory(directory, mode: 0o700) }
         }
-        let store = SQLiteHubStore(hub.database)
         let accounts = BrokerAccounts(
             store: store,
             configuration: .init(
                 passwordFile: files.passwordFile, aclFile: files.aclFile,
-                hubAccounts: [files.hubUser: MosquittoPasswordFile.hash(hubPassword)], reload: reload))
-        let key = try SigningKey.read(path: hub.configuration.signingKeyPath)
-        return FleetService(
-            store: store, accounts: accounts, trustRing: [key.publicKey], bundleSettings: bundleSettings,
-            now: hub.configuration.now)
+                hubAccounts: [files.hubUser: MosquittoPasswordFile.hash(hubPassword)], reload: settings.reload))
+        return FleetService(store: store, accounts: accounts, trustRing: trustRing, bundleSettings: settings.bundle, now: now)
     }
 
     /// The hub account's password: read, or generated (32 random bytes) and saved on first use.

@@ -38,7 +38,8 @@ public struct FleetService: Sendable {
     /// reloaded, and the bundle to install on the device (its password is shown only there).
     /// A decommissioned device may be enrolled again; an enrolled one is a `conflict`.
     public func enroll(
-        device id: String, labels: [String: String] = [:], profile: String, by principal: Principal
+        device id: String, labels: [String: String] = [:], profile: String, settings: BundleSettings? = nil,
+        by principal: Principal
     ) async throws -> EnrolmentBundle {
         try principal.require(.operator)
         try Self.checkDeviceID(id)
@@ -59,7 +60,8 @@ public struct FleetService: Sendable {
             change: ChangeContext(subject: principal.subject, time: time))
         let groups = try BrokerAccounts.membership(devices: [device], groups: try await store.groups())[id] ?? []
         try await syncAfterChange("device '\(id)' is enrolled")
-        return EnrolmentBundle(device: device, password: password, groups: groups, trustRing: trustRing, settings: bundleSettings)
+        return EnrolmentBundle(
+            device: device, password: password, groups: groups, trustRing: trustRing, settings: settings ?? bundleSettings)
     }
 
     /// Revokes a device's credentials and reloads the broker: its next connection is refused

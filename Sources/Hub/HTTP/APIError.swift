@@ -51,6 +51,10 @@ enum ErrorMapping {
         switch error {
         case let error as RegistryError:
             return (HTTPResponse.Status(code: error.httpStatus), ErrorBody(code: error.code.rawValue, message: error.message))
+        case let error as FleetError:
+            return (HTTPResponse.Status(code: error.httpStatus), ErrorBody(code: error.code.rawValue, message: error.message))
+        case let error as RolloutError:
+            return (HTTPResponse.Status(code: error.httpStatus), ErrorBody(code: error.code.rawValue, message: error.message))
         case let error as AuthError:
             return (HTTPResponse.Status(code: error.httpStatus), ErrorBody(code: error.code.rawValue, message: error.message))
         case let error as HubStoreError:

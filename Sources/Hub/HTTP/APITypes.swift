@@ -79,4 +79,74 @@ enum APITypes {
         var status: String
         var version: String
     }
+
+    /// `POST /api/v1/devices`: enrol a device; the broker fields override the hub's bundle settings.
+    struct EnrollDevice: Decodable {
+        var id: String
+        var labels: [String: String]?
+        var profile: String
+        var brokerHost: String?
+        var brokerPort: Int?
+        /// A CA file path on the device, or `none` for a plain connection.
+        var caFile: String?
+    }
+
+    /// An enrolled device and its bundle's files (the password appears nowhere else).
+    struct Enrolment: Encodable {
+        var device: Device
+        var files: [String: String]
+    }
+
+    /// `PATCH /api/v1/devices/{id}`.
+    struct UpdateDevice: Decodable {
+        var labels: [String: String]
+    }
+
+    /// A device with its live status and health.
+    struct DeviceView: Encodable, Sendable {
+        var device: Device
+        var status: DeviceLiveStatus?
+
+        private enum Keys: String, CodingKey { case status, health }
+
+        func encode(to encoder: any Encoder) throws {
+            try device.encode(to: encoder)
+            var c = encoder.container(keyedBy: Keys.self)
+            try c.encode(status, forKey: .status)
+            try c.encode((status?.health() ?? .unknown).rawValue, forKey: .health)
+        }
+    }
+
+    /// `PUT /api/v1/groups/{name}`.
+    struct SetGroup: Decodable {
+        var selector: String
+    }
+
+    /// A group and how many enrolled devices it has.
+    struct GroupSummary: Encodable, Sendable {
+        var group: DeviceGroup
+        var members: Int
+
+        private enum Keys: String, CodingKey { case members }
+
+        func encode(to encoder: any Encoder) throws {
+            try group.encode(to: encoder)
+            var c = encoder.container(keyedBy: Keys.self)
+            try c.encode(members, forKey: .members)
+        }
+    }
+
+    /// A group and its devices.
+    struct GroupDetail: Encodable, Sendable {
+        var group: DeviceGroup
+        var devices: [DeviceView]
+
+        private enum Keys: String, CodingKey { case devices }
+
+        func encode(to encoder: any Encoder) throws {
+            try group.encode(to: encoder)
+            var c = encoder.container(keyedBy: Keys.self)
+            try c.encode(devices, forKey: .devices)
+        }
+    }
 }

@@ -6,6 +6,12 @@ public struct RolloutError: Error, Sendable, CustomStringConvertible {
         case invalidGate
         /// Phases, minimum devices or the observation window break a rule.
         case invalidPlan
+        /// The rollout, its model, version, baseline or target group does not exist.
+        case notFound
+        /// Another rollout of the model is active, or the rollout moved meanwhile.
+        case conflict
+        /// The command does not apply in the rollout's state (promoting a finished rollout).
+        case invalidTransition
     }
 
     /// The kind of failure.
@@ -20,4 +26,13 @@ public struct RolloutError: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String { message }
+
+    /// The HTTP status an API answers with.
+    public var httpStatus: Int {
+        switch code {
+        case .invalidGate, .invalidPlan: 400
+        case .notFound: 404
+        case .conflict, .invalidTransition: 409
+        }
+    }
 }

@@ -115,7 +115,7 @@ public enum RolloutMachine {
                 }
             }
         }
-        guard !unknown, now - since >= plan.observeMilliseconds else { return (current, []) }
+        guard !unknown, now - since >= plan.observeMilliseconds, plan.advancesAutomatically else { return (current, []) }
         return advance(from: phase, now: now, plan: plan, why: "gates passed")
     }
 

@@ -19,15 +19,25 @@ public struct RolloutPlan: Sendable, Equatable {
     public var observeMilliseconds: Int64
     /// What a failing gate does.
     public var onFail: OnFail
+    /// An A/B split: the share of the target kept on the new version (phases are then
+    /// `[split, 1]`), with no automatic advance; passing gates only report, an operator promotes.
+    public var split: Double?
 
     /// A plan; `validate()` checks it.
-    public init(phases: [Double], gates: [HealthGate], minDevices: Int, observeMilliseconds: Int64, onFail: OnFail = .rollback) {
+    public init(
+        phases: [Double], gates: [HealthGate], minDevices: Int, observeMilliseconds: Int64, onFail: OnFail = .rollback,
+        split: Double? = nil
+    ) {
         self.phases = phases
         self.gates = gates
         self.minDevices = minDevices
         self.observeMilliseconds = observeMilliseconds
         self.onFail = onFail
+        self.split = split
     }
+
+    /// Whether a phase whose gates pass moves on by itself (not in an A/B split).
+    public var advancesAutomatically: Bool { split == nil }
 
     /// Parses phases like `5%,25%,100%`.
     public static func phases(parsing text: String) throws(RolloutError) -> [Double] {
@@ -52,6 +62,24 @@ public struct RolloutPlan: Sendable, Equatable {
         }
         guard minDevices >= 1 else { throw RolloutError(.invalidPlan, "min-devices must be at least 1") }
         guard observeMilliseconds > 0 else { throw RolloutError(.invalidPlan, "the observation window must be positive") }
+        if let split {
+            guard split > 0, split < 1, phases == [split, 1] else {
+                throw RolloutError(.invalidPlan, "an A/B split is a share in (0%, 100%) with phases [split, 100%]")
+            }
+        }
+    }
+
+    /// Parses a duration like `90s`, `10m`, `1h`, `500ms` (a bare number is seconds), in ms.
+    public static func milliseconds(parsing text: String) throws(RolloutError) -> Int64 {
+        let trimmed = String(text.trimmingPrefix(while: \.isWhitespace))
+        let units: [(String, Double)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000)]
+        for (suffix, factor) in units where trimmed.hasSuffix(suffix) {
+            let number = trimmed.dropLast(suffix.count)
+            // "ms" is tried before "s", so "10ms" is 10 milliseconds.
+            if let value = Double(number), value > 0, value.isFinite { return Int64((value * factor).rounded()) }
+        }
+        if let value = Double(trimmed), value > 0, value.isFinite { return Int64((value * 1000).rounded()) }
+        throw RolloutError(.invalidPlan, "'\(text)' is not a duration like 30s, 10m or 1h")
     }
 }
 

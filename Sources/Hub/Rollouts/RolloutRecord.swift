@@ -22,6 +22,9 @@ public struct RolloutRecord: Sendable, Equatable, Codable {
     public var createdBy: String
     /// When its state last changed, ms since the epoch.
     public var updatedAt: Int64
+    /// The baseline's latest aggregates by metric name, kept for phases in which no target
+    /// device runs the baseline any more.
+    public var baselineMetrics: [String: Double] = [:]
 
     /// A record.
     public init(

@@ -27,4 +27,25 @@ extension HubSchema {
                 END;
                 """)
     }
+
+    /// What happened to each rollout, in order: phases started, gates failed, assignments sent;
+    /// and the baseline's last aggregates, which the last phase (no device left on the
+    /// baseline) compares with.
+    static func createRolloutEvents(_ db: Database) throws {
+        try db.execute(
+            sql: """
+                ALTER TABLE rollouts ADD COLUMN baseline_metrics TEXT CHECK (baseline_metrics IS NULL OR json_valid(baseline_metrics));
+                CREATE TABLE rollout_events (
+                    sequence INTEGER PRIMARY KEY AUTOINCREMENT,
+                    rollout_id TEXT NOT NULL REFERENCES rollouts(id),
+                    time INTEGER NOT NULL,
+                    text TEXT NOT NULL CHECK (length(text) BETWEEN 1 AND 4096)
+                );
+                CREATE INDEX rollout_events_by_rollout ON rollout_events(rollout_id, sequence);
+                CREATE TRIGGER rollout_events_append_only BEFORE UPDATE ON rollout_events
+                BEGIN
+                    SELECT RAISE(ABORT, 'rollout events are append-only');
+                END;
+                """)
+    }
 }

@@ -20,6 +20,7 @@ enum HubSchema {
         ("009-device-groups", createDeviceGroups),
         ("010-device-status", createDeviceStatus),
         ("011-rollouts", createRollouts),
+        ("012-rollout-events", createRolloutEvents),
     ]
 
     /// A migrator with every migration registered.

@@ -10,4 +10,10 @@ public protocol RolloutStore: Sendable {
     /// is no longer in `expected` (another hub replica or an operator moved it first).
     func updateRolloutState(id: String, from expected: RolloutState, to state: RolloutState, change: ChangeContext)
         async throws(HubStoreError) -> RolloutRecord
+    /// Appends `text` to rollout `id`'s event log.
+    func appendRolloutEvent(id: String, time: Int64, text: String) async throws(HubStoreError)
+    /// Rollout `id`'s latest `limit` events, oldest first.
+    func rolloutEvents(id: String, limit: Int) async throws(HubStoreError) -> [RolloutEvent.Logged]
+    /// Keeps the baseline's latest aggregates of rollout `id`.
+    func setRolloutBaselineMetrics(id: String, metrics: [String: Double]) async throws(HubStoreError)
 }

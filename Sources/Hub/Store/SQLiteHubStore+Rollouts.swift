@@ -52,6 +52,31 @@ extension SQLiteHubStore: RolloutStore {
         }
     }
 
+    public func setRolloutBaselineMetrics(id: String, metrics: [String: Double]) async throws(HubStoreError) {
+        try await database.write("keeping the baseline metrics of rollout '\(id)'") { db in
+            try db.execute(
+                sql: "UPDATE rollouts SET baseline_metrics = ? WHERE id = ?", arguments: [try Self.json(metrics), id])
+        }
+    }
+
+    public func appendRolloutEvent(id: String, time: Int64, text: String) async throws(HubStoreError) {
+        let text = String(text.prefix(4096))
+        try await database.write("logging an event of rollout '\(id)'") { db in
+            try db.execute(
+                sql: "INSERT INTO rollout_events (rollout_id, time, text) VALUES (?, ?, ?)", arguments: [id, time, text])
+        }
+    }
+
+    public func rolloutEvents(id: String, limit: Int) async throws(HubStoreError) -> [RolloutEvent.Logged] {
+        try await database.read("reading the events of rollout '\(id)'") { db in
+            try Row.fetchAll(
+                db,
+                sql: "SELECT time, text FROM rollout_events WHERE rollout_id = ? ORDER BY sequence DESC LIMIT ?",
+                arguments: [id, limit]
+            ).reversed().map { RolloutEvent.Logged(time: $0["time"], text: $0["text"]) }
+        }
+    }
+
     private static func json<T: Encodable>(_ value: T) throws -> String {
         String(decoding: try JSONEncoder().encode(value), as: UTF8.self)
     }
@@ -63,10 +88,13 @@ extension SQLiteHubStore: RolloutStore {
     private static func rollout(from row: Row) throws -> RolloutRecord {
         let plan: String = row["plan"]
         let state: String = row["state"]
-        return RolloutRecord(
+        let baseline: String? = row["baseline_metrics"]
+        var record = RolloutRecord(
             id: row["id"], model: row["model"], candidate: row["candidate"], baseline: row["baseline"], selector: row["selector"],
             plan: try JSONDecoder().decode(RolloutPlan.self, from: Data(plan.utf8)),
             state: try JSONDecoder().decode(RolloutState.self, from: Data(state.utf8)), salt: row["salt"],
             createdAt: row["created_at"], createdBy: row["created_by"], updatedAt: row["updated_at"])
+        if let baseline { record.baselineMetrics = try JSONDecoder().decode([String: Double].self, from: Data(baseline.utf8)) }
+        return record
     }
 }

@@ -112,8 +112,8 @@ public struct ConfigValues: Sendable {
     /// `mqtt.keepaliveSeconds` is `STARLING_AGENT_MQTT_KEEPALIVE_SECONDS`. A variable with the
     /// prefix that names no key is refused (a typo would otherwise be silently ignored).
     public mutating func addEnvironment(_ environment: [String: String], schema: ConfigSchema) throws(ConfigurationError) {
-        let byName = Dictionary(uniqueKeysWithValues: schema.entries.map { (ConfigSchema.environmentName(of: $0.key), $0.key) })
-        for name in environment.keys.sorted() where name.hasPrefix(ConfigSchema.environmentPrefix) {
+        let byName = Dictionary(uniqueKeysWithValues: schema.entries.map { (schema.environmentName(of: $0.key), $0.key) })
+        for name in environment.keys.sorted() where name.hasPrefix(schema.environmentPrefix) {
             guard let key = byName[name] else {
                 throw ConfigurationError(.unknownKey, "environment variable \(name) names no agent setting; see `starling-agent config-keys`")
             }

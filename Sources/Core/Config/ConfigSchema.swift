@@ -1,7 +1,6 @@
-import Core
-
-/// The agent's settings: every key, its type, default and meaning. Parsing, the environment
-/// names, `starling-agent config-keys` and docs/agent.md all come from this one table.
+/// A program's settings: every key, its type, default and meaning. Parsing, the environment
+/// names, the `config-keys` commands and the docs all come from one table (the agent's is
+/// `ConfigSchema.agent`, the hub's `ConfigSchema.hub`).
 public struct ConfigSchema: Sendable {
     /// What values a key takes.
     public enum Kind: Sendable, Equatable {
@@ -48,11 +47,14 @@ public struct ConfigSchema: Sendable {
 
     /// Every key, in documentation order.
     public let entries: [Entry]
+    /// The prefix of the environment variables (`STARLING_AGENT_`).
+    public let environmentPrefix: String
     private let index: [String: Int]
 
-    /// A schema of `entries`.
-    public init(_ entries: [Entry]) {
+    /// A schema of `entries`, read from environment variables named `environmentPrefix` + key.
+    public init(_ entries: [Entry], environmentPrefix: String = "STARLING_AGENT_") {
         self.entries = entries
+        self.environmentPrefix = environmentPrefix
         index = Dictionary(uniqueKeysWithValues: entries.enumerated().map { ($1.key, $0) })
     }
 
@@ -70,11 +72,8 @@ public struct ConfigSchema: Sendable {
         return ConfigurationError(.unknownKey, key: key, message)
     }
 
-    /// The prefix of the agent's environment variables.
-    public static let environmentPrefix = "STARLING_AGENT_"
-
     /// `mqtt.keepaliveSeconds` → `STARLING_AGENT_MQTT_KEEPALIVE_SECONDS`.
-    public static func environmentName(of key: String) -> String {
+    public func environmentName(of key: String) -> String {
         var name = environmentPrefix
         for character in key {
             if character == "." {

@@ -1,12 +1,10 @@
-import Core
-
 /// Typed, validated access to layered values: every value set anywhere is checked against its
 /// schema entry (even keys nobody reads yet), and every required key must have one.
-struct ConfigReader {
-    let values: ConfigValues
-    let schema: ConfigSchema
+public struct ConfigReader {
+    public let values: ConfigValues
+    public let schema: ConfigSchema
 
-    init(values: ConfigValues, schema: ConfigSchema) throws(ConfigurationError) {
+    public init(values: ConfigValues, schema: ConfigSchema) throws(ConfigurationError) {
         self.values = values
         self.schema = schema
         for entry in schema.entries {
@@ -14,7 +12,7 @@ struct ConfigReader {
                 if entry.required {
                     throw ConfigurationError(
                         .missingKey, key: entry.key,
-                        "\(entry.key) is required (\(entry.help)); set it in the file, as \(ConfigSchema.environmentName(of: entry.key)) or with --set \(entry.key)=...")
+                        "\(entry.key) is required (\(entry.help)); set it in the file, as \(schema.environmentName(of: entry.key)) or with --set \(entry.key)=...")
                 }
                 continue
             }
@@ -99,15 +97,15 @@ struct ConfigReader {
         return (try? typed(entry)) as? T
     }
 
-    func text(_ key: String) -> String? { value(key) }
-    func integer(_ key: String) -> Int? { value(key) }
-    func number(_ key: String) -> Double? { value(key) }
-    func boolean(_ key: String) -> Bool? { value(key) }
-    func identifiers(_ key: String) -> [String]? { value(key) }
+    public func text(_ key: String) -> String? { value(key) }
+    public func integer(_ key: String) -> Int? { value(key) }
+    public func number(_ key: String) -> Double? { value(key) }
+    public func boolean(_ key: String) -> Bool? { value(key) }
+    public func identifiers(_ key: String) -> [String]? { value(key) }
 }
 
 extension String {
-    func trimmingWhitespace() -> String {
+    public func trimmingWhitespace() -> String {
         var slice = Substring(self)
         while let first = slice.first, first.isWhitespace { slice.removeFirst() }
         while let last = slice.last, last.isWhitespace { slice.removeLast() }

@@ -1,4 +1,4 @@
-/// Everything wrong with an agent's configuration or firmware profile, found at start-up.
+/// Everything wrong with a program's configuration (or the agent's firmware profile), found at start-up.
 ///
 /// The message names the key (`http.port`) or the environment variable or flag that set it, so
 /// an operator can fix the right line.
@@ -7,7 +7,7 @@ public struct ConfigurationError: Error, CustomStringConvertible, Sendable, Equa
     public enum Code: String, Sendable {
         /// A required key has no value anywhere.
         case missingKey
-        /// A key (or `STARLING_AGENT_...` variable) that the agent does not know.
+        /// A key (or `STARLING_AGENT_...` / `STARLING_HUB_...` variable) that the program does not know.
         case unknownKey
         /// A value of the wrong type or outside its allowed range.
         case invalidValue

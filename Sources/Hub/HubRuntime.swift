@@ -1,0 +1,119 @@
+import Core
+import Logging
+import TransportMQTT
+
+/// `starling-hub serve`: the REST API, and with a broker configured, the hub's MQTT session
+/// feeding the fleet monitor, the chunk server and the rollout runner.
+///
+/// One transport serves every part: a dispatcher reads its messages once and hands each topic
+/// kind to its consumer through a buffer of its own, so a burst of telemetry never holds back a
+/// device's fetch request. Start-up order: the broker files are rendered from the store (so a
+/// broker started after the hub finds them), the session connects (retrying in the background if
+/// the broker is not up yet), the live status is restored, subscriptions are made (and made again
+/// after a reconnect that resumed the session, for Mosquitto 2.0's shared subscriptions), then
+/// the API listens and active rollouts resume.
+public enum HubRuntime {
+    /// Runs until SIGINT or SIGTERM; `onListening` gets the API's port.
+    public static func serve(
+        _ configuration: HubConfiguration, logger: Logger = Logger(label: "starling.hub"),
+        onListening: @escaping @Sendable (Int) async -> Void = { _ in },
+        onNote: @escaping @Sendable (String) -> Void = { _ in }
+    ) async throws {
+        let transport = try makeTransport(configuration)
+        let services = try await HubServices.open(configuration, transport: transport)
+        defer { services.close() }
+        try await services.fleet.syncBroker(by: .localCommandLine)
+        try await services.monitor.restore()
+        let messaging: [Task<Void, Never>]
+        if let transport, let mqtt = configuration.mqtt {
+            do {
+                try await transport.connect()
+                onNote("connected to the broker at \(mqtt.host):\(mqtt.port)")
+            } catch {
+                onNote("the broker at \(mqtt.host):\(mqtt.port) is not reachable yet (\(error)); retrying in the background")
+            }
+            messaging = try await startMessaging(services, transport: transport, onNote: onNote)
+        } else {
+            messaging = []
+        }
+        let rollouts = services.rollouts
+        let tasks = messaging + [Task { await rollouts.run() }]
+        do {
+            try await HubAPI.serve(services: services, logger: logger, onListening: onListening)
+        } catch {
+            await stop(tasks, transport: transport)
+            throw error
+        }
+        await stop(tasks, transport: transport)
+    }
+
+    private static func stop(_ tasks: [Task<Void, Never>], transport: MQTTTransport?) async {
+        for task in tasks { task.cancel() }
+        if let transport { await transport.close() }
+    }
+
+    /// The hub's transport, not yet connected; nil without `mqtt`.
+    static func makeTransport(_ configuration: HubConfiguration) throws -> MQTTTransport? {
+        guard let mqtt = configuration.mqtt else { return nil }
+        let files = configuration.fleet.files
+        return try MQTTTransport(
+            configuration: MQTTTransport.Configuration(
+                host: mqtt.host, port: mqtt.port, clientID: mqtt.clientID, tls: mqtt.caFile.map { .init(caFile: $0) },
+                username: files.hubUser, password: try FleetService.hubPassword(path: files.hubPasswordFile),
+                keepAlive: mqtt.keepAlive, inFlightWindow: 200, receiveMaximum: 1000))
+    }
+
+    /// Subscribes and starts the dispatcher, the monitor and the chunk server.
+    static func startMessaging(
+        _ services: HubServices, transport: any MessageTransport, onNote: @escaping @Sendable (String) -> Void
+    ) async throws -> [Task<Void, Never>] {
+        let server = try ChunkServer(
+            transport: transport, catalog: services.catalog, configuration: services.configuration.transfer)
+        let filters = FleetMonitor.filters + [server.configuration.filter]
+        await subscribe(filters, transport: transport, onNote: onNote)
+        let (fleetMessages, fleetSink) = AsyncStream.makeStream(of: Message.self)
+        let (fetchMessages, fetchSink) = AsyncStream.makeStream(of: Message.self)
+        let messages = transport.messages
+        let events = transport.events
+        let monitor = services.monitor
+        return [
+            Task {
+                for await message in messages {
+                    switch try? Topic(parsing: message.topic) {
+                    case .fetch?: fetchSink.yield(message)
+                    default: fleetSink.yield(message)
+                    }
+                }
+                fleetSink.finish()
+                fetchSink.finish()
+            },
+            Task {
+                for await message in fleetMessages { await monitor.handle(message) }
+            },
+            Task { await server.serve(fetchMessages) },
+            Task {
+                for await event in events {
+                    switch event {
+                    case .connected(let resumed):
+                        onNote("broker session up (resumed: \(resumed))")
+                        if resumed { await subscribe(filters, transport: transport, onNote: onNote) }
+                    case .disconnected(let reason):
+                        onNote("broker connection lost: \(reason)")
+                    }
+                }
+            },
+        ]
+    }
+
+    private static func subscribe(
+        _ filters: [String], transport: any MessageTransport, onNote: @Sendable (String) -> Void
+    ) async {
+        for filter in filters {
+            do {
+                try await transport.subscribe(filter, qos: .atLeastOnce)
+            } catch {
+                onNote("cannot subscribe to \(filter): \(error)")
+            }
+        }
+    }
+}
