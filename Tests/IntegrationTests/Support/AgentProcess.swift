@@ -19,10 +19,11 @@ final class AgentProcess: Sendable {
     /// Set when the output pipe reached its end (the process and its children are gone).
     private let ended = Locked(false)
 
-    /// Starts `starling-agent` with `arguments`, adding `environment` to the test's own.
-    init(_ arguments: [String], environment: [String: String] = [:]) throws {
+    /// Starts `executable` (a built product: `starling-agent` by default) with `arguments`,
+    /// adding `environment` to the test's own.
+    init(_ arguments: [String], executable: String = "starling-agent", environment: [String: String] = [:]) throws {
         process = Process()
-        process.executableURL = Self.binDirectory.appendingPathComponent("starling-agent")
+        process.executableURL = Self.binDirectory.appendingPathComponent(executable)
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let out = Pipe()
@@ -66,9 +67,9 @@ final class AgentProcess: Sendable {
         return nil
     }
 
-    /// The HTTP port from the "serving on HOST:PORT" line.
-    func port() async -> Int? {
-        guard let line = await line(containing: "serving on ") else { return nil }
+    /// The HTTP port from the "serving on HOST:PORT" line (`listening on` for the hub).
+    func port(after prefix: String = "serving on ") async -> Int? {
+        guard let line = await line(containing: prefix) else { return nil }
         return line.split(separator: ":").last.flatMap { Int($0) }
     }
 
