@@ -76,10 +76,8 @@ public struct HubConfiguration: Sendable {
         guard rollouts.tickInterval > .zero else { throw bad("rollouts.tickSeconds", "must be positive") }
         do {
             try transfer.validate()
-        } catch let error as TransferError {
-            throw bad("transfer", error.message)
         } catch {
-            throw bad("transfer", "\(error)")
+            throw bad("transfer", error.message)
         }
         let chunks = registry.limits.minChunkBytes...registry.limits.maxChunkBytes
         guard chunks.contains(registry.chunkSize) else {

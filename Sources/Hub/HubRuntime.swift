@@ -67,8 +67,7 @@ public enum HubRuntime {
     static func startMessaging(
         _ services: HubServices, transport: any MessageTransport, onNote: @escaping @Sendable (String) -> Void
     ) async throws -> [Task<Void, Never>] {
-        let server = try ChunkServer(
-            transport: transport, catalog: services.catalog, configuration: services.configuration.transfer)
+        guard let server = services.chunkServer else { return [] }
         let filters = FleetMonitor.filters + [server.configuration.filter]
         await subscribe(filters, transport: transport, onNote: onNote)
         let (fleetMessages, fleetSink) = AsyncStream.makeStream(of: Message.self)

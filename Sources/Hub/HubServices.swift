@@ -25,6 +25,8 @@ public final class HubServices: Sendable {
     public let catalog: PackageFileCatalog
     /// The hub's broker connection, if any.
     public let transport: (any MessageTransport)?
+    /// Serves package chunks to devices (with a broker connection).
+    public let chunkServer: ChunkServer?
 
     /// Opens the database (migrating it) and the artifact directory, and reads (or, when allowed,
     /// creates) the signing key.
@@ -66,7 +68,11 @@ public final class HubServices: Sendable {
         fleet = try FleetService.make(
             store: store, settings: configuration.fleet, hubPassword: hubPassword, trustRing: [key.publicKey], now: now)
         monitor = FleetMonitor(transport: transport, store: store, now: now)
-        catalog = PackageFileCatalog()
+        let catalog = PackageFileCatalog()
+        self.catalog = catalog
+        chunkServer = try transport.map {
+            try ChunkServer(transport: $0, catalog: catalog, configuration: configuration.transfer)
+        }
         rollouts = RolloutRunner(
             store: store, registry: registry, monitor: monitor, publisher: AssignmentPublisher(key: key, now: now),
             transport: transport, catalog: catalog, artifacts: artifacts, settings: configuration.rollouts, now: now)

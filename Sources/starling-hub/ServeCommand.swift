@@ -57,3 +57,36 @@ struct ConfigKeysCommand: ParsableCommand {
         }
     }
 }
+
+struct BrokerConfigCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "broker-config",
+        abstract:
+            "Write a mosquitto.conf for a broker on this machine that enforces the hub's password and ACL files (rendered now from the hub's devices).")
+
+    @Option(help: "The hub's JSON configuration file.")
+    var config: String?
+    @Option(name: .customLong("set"), help: "KEY=VALUE overrides, as for serve (repeatable).")
+    var settings: [String] = []
+    @Option(help: "The loopback port the broker listens on.")
+    var port: Int = 1883
+    @Option(help: "The broker's pid file (set broker.pidFile to the same path so the hub can reload it).")
+    var pidFile: String?
+    @Option(help: "The broker's persistence directory (default: no persistence).")
+    var persistence: String?
+    @Option(help: "Where to write mosquitto.conf.")
+    var out: String
+
+    func run() async throws {
+        let configuration = try HubConfiguration.load(
+            file: config, environment: ProcessInfo.processInfo.environment, settings: settings)
+        let services = try await HubServices.open(configuration)
+        defer { services.close() }
+        try await services.fleet.syncBroker(by: .localCommandLine)
+        let text = try configuration.fleet.mosquittoConfiguration(
+            port: port, pidFile: pidFile, persistenceLocation: persistence
+        ).render()
+        try FileIO.writeAtomically(Array(text.utf8), to: out, mode: 0o644)
+        print("wrote \(out): listener 127.0.0.1:\(port), passwords \(configuration.fleet.files.passwordFile), acl \(configuration.fleet.files.aclFile)")
+    }
+}

@@ -7,5 +7,5 @@ struct StarlingHub: AsyncParsableCommand {
         commandName: "starling-hub",
         abstract: "The Starling hub.",
         version: HubVersion.current,
-        subcommands: [ServeCommand.self, TokenCommand.self, FleetCommand.self, ConfigKeysCommand.self])
+        subcommands: [ServeCommand.self, TokenCommand.self, FleetCommand.self, ConfigKeysCommand.self, BrokerConfigCommand.self])
 }

@@ -19,10 +19,11 @@ struct APIHandlers: Sendable {
         try JSONBody.response(APITypes.Health(status: "ok", version: HubVersion.current))
     }
 
-    func metricsText() -> Response {
-        Response(
+    func metricsText() async -> Response {
+        let text = metrics.exposition() + Array(await FleetMetrics.exposition(services).utf8)
+        return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-            body: ResponseBody(byteBuffer: ByteBuffer(bytes: metrics.exposition())))
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: text)))
     }
 
     // MARK: - Models

@@ -32,7 +32,7 @@ public enum HubAPI {
     /// Every route the API serves.
     public static let routes: [Route] = [
         Route(.get, "/health") { api, _, _ in try api.health() },
-        Route(.get, "/metrics") { api, _, _ in api.metricsText() },
+        Route(.get, "/metrics") { api, _, _ in await api.metricsText() },
         // Models and versions
         Route(.get, prefix + "/models") { try await $0.listModels($1, $2) },
         Route(.post, prefix + "/models") { try await $0.createModel($1, $2) },
