@@ -85,9 +85,30 @@ struct APIHandlers: Sendable {
         var request = request
         let body = try await request.collectBody(upTo: registry.configuration.limits.maxModelBytes)
         guard body.readableBytes > 0 else { throw APIError.invalidRequest("the body must be the model file (.starling) bytes") }
+        var modelFile = Array(body.readableBytesView)
+        var lineageWithSource = lineage
+        switch request.query("format") ?? "starling" {
+        case "starling":
+            break
+        case "onnx":
+            // Role first: a viewer's upload is refused before the hub spends time importing it.
+            try caller.require(.operator)
+            let text = request.query("quantize") ?? RegistryService.ImportQuantization.dynamic.rawValue
+            guard let quantization = RegistryService.ImportQuantization(rawValue: text) else {
+                throw APIError.invalidRequest("quantize '\(text.prefix(20))' must be none or dynamic")
+            }
+            if lineageWithSource.importSource == nil {
+                lineageWithSource.importSource = "onnx:sha256:" + PackageDigest.sha256(modelFile)
+            }
+            let outputs = request.query("outputs").map { $0.split(separator: ",").map(String.init) }
+            modelFile = try registry.importONNX(
+                modelFile, model: try context.path("name"), outputs: outputs, quantization: quantization)
+        case let other:
+            throw APIError.invalidRequest("format '\(other.prefix(20))' must be starling or onnx")
+        }
         let record = try await registry.registerVersion(
-            model: context.path("name"), version: version, modelFile: Array(body.readableBytesView), metadata: metadata,
-            lineage: lineage, by: caller)
+            model: context.path("name"), version: version, modelFile: modelFile, metadata: metadata,
+            lineage: lineageWithSource, by: caller)
         return try JSONBody.response(record, status: .created)
     }
 
