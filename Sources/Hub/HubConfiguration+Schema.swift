@@ -36,6 +36,8 @@ extension ConfigSchema {
                   help: "Package chunks published at once (bounds the hub's transfer memory and rate)."),
             .init(key: "transfer.maxQueuedPerDevice", kind: .integer(1...1_000_000), defaultValue: "4096",
                   help: "Chunks queued per device at most; a request past it is refused."),
+            .init(key: "transfer.maxBytesPerSecond", kind: .integer(1024...Int(Int32.max)),
+                  help: "Package bytes sent per second overall, at most; unset, no limit beyond transfer.concurrentPublishes."),
         ], environmentPrefix: "STARLING_HUB_")
 }
 
@@ -74,6 +76,7 @@ extension HubConfiguration {
         configuration.rollouts.tickInterval = .milliseconds(Int64((reader.number("rollouts.tickSeconds")! * 1000).rounded()))
         configuration.transfer.concurrentPublishes = reader.integer("transfer.concurrentPublishes")!
         configuration.transfer.maxQueuedPerDevice = reader.integer("transfer.maxQueuedPerDevice")!
+        configuration.transfer.maxBytesPerSecond = reader.integer("transfer.maxBytesPerSecond")
         try configuration.validate()
         return configuration
     }

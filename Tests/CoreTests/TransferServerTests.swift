@@ -186,4 +186,31 @@ final class TransferServerTests {
             return nil
         }
     }
+
+    @Test("maxBytesPerSecond paces the chunks: sending takes at least what the budget allows (a lower bound only)")
+    func bytesPerSecondLimit() async throws {
+        let rate = 8 * 1024
+        let rig = try await TransferRig(configuration: .init(maxBytesPerSecond: rate))
+        let frames = try await watcher(rig.broker)
+        let device = try await rig.device("pi-7")
+        let count = package.head.chunkCount
+        let started = ContinuousClock.now
+        try await device.publish(
+            Message(topic: Topic.fetch(try DeviceID("pi-7")).name, payload: try request("r-1", chunks: Array(0..<count))))
+        // Paced frames leave gaps, so wait for the server's count rather than a quiet broker.
+        var sent = 0
+        for _ in 0..<600 where sent < count {
+            try await Task.sleep(for: .milliseconds(50))
+            sent = await rig.server.statistics.chunksSent
+        }
+        let elapsed = ContinuousClock.now - started
+        let served = try await frames.take(count, .inMemory(rig.broker))
+        let bytes = served.reduce(0) { $0 + (try! ChunkFrame(parsing: $1.payload)).payload.count }
+        #expect(sent == count && bytes == package.payload.count)
+        // One second's budget may go at once; the rest at the rate. A slow machine only adds time.
+        let floor = Double(bytes - rate) / Double(rate)
+        #expect(elapsed >= .milliseconds(Int64(floor * 1000 * 0.95)), "\(elapsed) for \(bytes) bytes at \(rate) B/s")
+        #expect(throws: TransferError.self) { try ChunkServer.Configuration(maxBytesPerSecond: 100).validate() }
+        await rig.stop()
+    }
 }

@@ -13,12 +13,16 @@ extension ChunkServer {
         public var rememberedRequests: Int
         /// Refusals kept in `recentRefusals`, newest last.
         public var recentRefusalLimit: Int
+        /// Chunk payload bytes sent per second overall, at most (bursts of one second's worth);
+        /// nil for no limit beyond `concurrentPublishes` and the transport's window.
+        public var maxBytesPerSecond: Int?
 
         /// The defaults: shared as `hub`, 16 publishes at once, 4,096 queued frames per device.
         public init(
             shareGroup: String? = Subscription.hubShareGroup, concurrentPublishes: Int = 16, maxQueuedPerDevice: Int = 4096,
-            rememberedRequests: Int = 4096, recentRefusalLimit: Int = 64
+            rememberedRequests: Int = 4096, recentRefusalLimit: Int = 64, maxBytesPerSecond: Int? = nil
         ) {
+            self.maxBytesPerSecond = maxBytesPerSecond
             self.shareGroup = shareGroup
             self.concurrentPublishes = concurrentPublishes
             self.maxQueuedPerDevice = maxQueuedPerDevice
@@ -42,6 +46,9 @@ extension ChunkServer {
             }
             guard rememberedRequests >= 1 else { throw fail("rememberedRequests", "must be at least 1") }
             guard recentRefusalLimit >= 0 else { throw fail("recentRefusalLimit", "must not be negative") }
+            if let maxBytesPerSecond, maxBytesPerSecond < 1024 {
+                throw fail("maxBytesPerSecond", "must be at least 1024 (one chunk must fit a second's budget)")
+            }
         }
 
         /// The filter the server subscribes to.

@@ -27,6 +27,9 @@ public actor ChunkServer {
     private var counters = Statistics()
     private var refusals: [Refusal] = []
     private var stopped = false
+    /// The byte budget of `maxBytesPerSecond`: what may be sent now, refilled with time.
+    private var budget: Double = 0
+    private var budgetTime: ContinuousClock.Instant?
 
     /// A server publishing through `transport` what `catalog` holds.
     public init(
@@ -208,6 +211,7 @@ public actor ChunkServer {
         } catch {
             return .readFailed
         }
+        if let wait = await reserve(frame.payload.count) { try? await Task.sleep(for: wait) }
         do {
             let kind = Topic.Kind.chunks
             try await transport.publish(Message(topic: job.topic, payload: frame.encoded(), qos: kind.qos, retain: kind.retained))
@@ -215,6 +219,24 @@ public actor ChunkServer {
             return .publishFailed
         }
         return .sent(bytes: frame.payload.count)
+    }
+
+    /// Takes `bytes` from the overall budget; how long to wait before sending them (nil: now).
+    /// A frame larger than the budget's burst still goes, after the wait its size implies.
+    private func reserve(_ bytes: Int) -> Duration? {
+        guard let rate = configuration.maxBytesPerSecond.map(Double.init) else { return nil }
+        let now = ContinuousClock.now
+        if let last = budgetTime {
+            let elapsed = now - last
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            budget = min(rate, budget + seconds * rate)
+        } else {
+            budget = rate
+        }
+        budgetTime = now
+        budget -= Double(bytes)
+        guard budget < 0 else { return nil }
+        return .milliseconds(Int64((-budget / rate * 1000).rounded(.up)))
     }
 
     private func finish(_ job: PendingFrame, _ outcome: Outcome) {
