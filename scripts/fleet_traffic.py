@@ -147,7 +147,7 @@ def summary(args):
     rows = [["ROLLOUT", "VERSION", "BASELINE", "OUTCOME", "SECONDS", "REASON"]]
     for rollout in sorted(rollouts, key=lambda r: r["createdAt"]):
         state = rollout["state"]
-        rows.append([rollout["id"], rollout["candidate"], rollout["baseline"] or "-", state["state"],
+        rows.append([rollout["id"], rollout["candidate"], rollout.get("baseline") or "-", state["state"],
                      f"{(rollout['updatedAt'] - rollout['createdAt']) / 1000:.1f}", (state.get("reason") or "")[:60]])
     table(rows)
     metrics = get(f"{args.hub}/metrics")

@@ -22,7 +22,12 @@ public enum HubRuntime {
         let transport = try makeTransport(configuration)
         let services = try await HubServices.open(configuration, transport: transport)
         defer { services.close() }
-        try await services.fleet.syncBroker(by: .localCommandLine)
+        do {
+            try await services.fleet.syncBroker(by: .localCommandLine)
+        } catch let error as FleetError where error.code == .brokerReloadFailed {
+            // The files are written; a broker started later reads them.
+            onNote("broker files written; the broker was not reloaded (\(error.message))")
+        }
         try await services.monitor.restore()
         let messaging: [Task<Void, Never>]
         if let transport, let mqtt = configuration.mqtt {

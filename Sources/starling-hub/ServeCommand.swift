@@ -74,17 +74,22 @@ struct BrokerConfigCommand: AsyncParsableCommand {
     var pidFile: String?
     @Option(help: "The broker's persistence directory (default: no persistence).")
     var persistence: String?
+    @Option(help: "The account the broker runs as (default: the user running this command, who can read the hub's files).")
+    var user: String?
     @Option(help: "Where to write mosquitto.conf.")
     var out: String
 
     func run() async throws {
-        let configuration = try HubConfiguration.load(
+        var configuration = try HubConfiguration.load(
             file: config, environment: ProcessInfo.processInfo.environment, settings: settings)
+        // The broker is usually not running yet: write the files, reload nothing.
+        configuration.fleet.reload = .none
         let services = try await HubServices.open(configuration)
         defer { services.close() }
         try await services.fleet.syncBroker(by: .localCommandLine)
         let text = try configuration.fleet.mosquittoConfiguration(
-            port: port, pidFile: pidFile, persistenceLocation: persistence
+            port: port, pidFile: pidFile, persistenceLocation: persistence,
+            user: user ?? String(cString: getpwuid(geteuid()).pointee.pw_name)
         ).render()
         try FileIO.writeAtomically(Array(text.utf8), to: out, mode: 0o644)
         print("wrote \(out): listener 127.0.0.1:\(port), passwords \(configuration.fleet.files.passwordFile), acl \(configuration.fleet.files.aclFile)")

@@ -43,4 +43,21 @@ public struct RolloutRecord: Sendable, Equatable, Codable {
         self.createdBy = createdBy
         self.updatedAt = updatedAt ?? createdAt
     }
+
+    /// Every member, `baseline` as `null` when there is none (never absent).
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(model, forKey: .model)
+        try c.encode(candidate, forKey: .candidate)
+        try c.encode(baseline, forKey: .baseline)
+        try c.encode(selector, forKey: .selector)
+        try c.encode(plan, forKey: .plan)
+        try c.encode(state, forKey: .state)
+        try c.encode(salt, forKey: .salt)
+        try c.encode(createdAt, forKey: .createdAt)
+        try c.encode(createdBy, forKey: .createdBy)
+        try c.encode(updatedAt, forKey: .updatedAt)
+        try c.encode(baselineMetrics, forKey: .baselineMetrics)
+    }
 }
