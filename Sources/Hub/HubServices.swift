@@ -15,6 +15,8 @@ public final class HubServices: Sendable {
     public let tokens: TokenService
     /// The audit log.
     public let audit: AuditService
+    /// Datasets and training jobs.
+    public let training: TrainingService
     /// Devices, groups and the broker's accounts.
     public let fleet: FleetService
     /// Live device status from the broker.
@@ -65,6 +67,7 @@ public final class HubServices: Sendable {
             store: store, artifacts: artifacts, signingKey: key, configuration: configuration.registry, now: now)
         tokens = TokenService(store: store, now: now)
         audit = AuditService(store: store)
+        training = TrainingService(registry: registry, datasets: store, now: now)
         fleet = try FleetService.make(
             store: store, settings: configuration.fleet, hubPassword: hubPassword, trustRing: [key.publicKey], now: now)
         monitor = FleetMonitor(transport: transport, store: store, now: now)

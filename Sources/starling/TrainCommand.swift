@@ -118,35 +118,21 @@ struct Train: ParsableCommand {
 
     func run() throws {
         let (train, test) = try dataOptions.load(seed: seed)
-        let pipeline = try features.recipe().fit(train.features)
-        let shapes = Dictionary(uniqueKeysWithValues: pipeline.outputShapes.map { ($0.name, $0.shape) })
-        let tokens = shapes[ModelBuilder.tokensName].map {
-            ModelBuilder.TokenInput(buckets: features.textBuckets, length: $0[0], dimension: features.embeddingDim)
-        }
-        let classifier = task == "classification"
-        let encoder = ClassEncoder(fitting: train.labels)
-        func targets(_ data: LabeledData) throws -> Targets {
-            classifier ? .classes(try encoder.encode(data.labels)) : .values(try data.numericTargets())
-        }
-        let x = try pipeline.transform(train.features)
-        let y = try targets(train)
-        let validation = try test.map { (feeds: try pipeline.transform($0.features), targets: try targets($0)) }
         let architecture = try Architecture(parsing: arch)
-        var graph = try ModelBuilder.build(
-            architecture, inputShape: shapes[ModelBuilder.inputName] ?? [], outputs: classifier ? encoder.classes.count : 1,
-            classifier: classifier, seed: seed, tokens: tokens)
         let optimizerConfig: OptimizerConfig =
             optimizer == "adam"
             ? .adam(learningRate: lr ?? 1e-3, weightDecay: weightDecay)
             : .sgd(learningRate: lr ?? 0.1, momentum: momentum, weightDecay: weightDecay)
         let config = TrainingConfig(
-            epochs: epochs, batchSize: batchSize, optimizer: optimizerConfig,
-            loss: classifier ? .softmaxCrossEntropy : .meanSquaredError, seed: seed, clipNorm: clipNorm)
-        if !quiet {
-            Output.note("training \(architecture) (\(graph.parameterCount) parameters) on \(y.count) rows, \(epochs) epochs")
-        }
-        let started = Date()
-        let reports = try Trainer(config: config).fit(&graph, feeds: x, targets: y, validation: validation) { report in
+            epochs: epochs, batchSize: batchSize, optimizer: optimizerConfig, loss: .softmaxCrossEntropy, seed: seed,
+            clipNorm: clipNorm)
+        let training = SupervisedTraining(
+            .init(
+                name: name ?? URL(fileURLWithPath: out).deletingPathExtension().lastPathComponent, task: task,
+                architecture: architecture, features: try features.recipe(), config: config,
+                textBuckets: features.textBuckets, embeddingDimension: features.embeddingDim))
+        if !quiet { Output.note("training \(architecture) on \(train.labels.count) rows, \(epochs) epochs") }
+        let result = try training.run(train: train, test: test, labelColumn: dataOptions.label) { report in
             guard !quiet else { return }
             var line = String(format: "epoch %3d/%d  loss %.4f", report.epoch, epochs, report.trainLoss)
             if let a = report.trainAccuracy { line += "  train " + Output.percent(a) }
@@ -154,18 +140,8 @@ struct Train: ParsableCommand {
             if let l = report.validationLoss, report.validationAccuracy == nil { line += String(format: "  test loss %.4f", l) }
             Output.note(line)
         }
-        let seconds = Date().timeIntervalSince(started)
-        let testResult = try validation.map {
-            try Evaluator(graph: graph, loss: config.loss).evaluate($0.feeds, $0.targets)
-        }
-        let metadata = ModelMetadata(
-            name: name ?? URL(fileURLWithPath: out).deletingPathExtension().lastPathComponent,
-            task: task, classes: classifier ? encoder.classes : nil, labelColumn: dataOptions.label,
-            architecture: architecture.description, source: "train",
-            createdAt: ISO8601DateFormatter().string(from: Date()),
-            training: TrainingSummary(config: config, samples: y.count, epochs: reports, test: testResult, dataDigest: nil))
-        let model = Model(metadata: metadata, features: pipeline, graph: graph)
-        try ModelFile.write(model, path: out)
+        let (graph, reports, testResult, seconds) = (result.model.graph, result.reports, result.test, result.seconds)
+        try ModelFile.write(result.model, path: out)
         let size = try FileIO.size(out)
         let summary = TrainSummary(
             out: out, parameters: graph.parameterCount, epochs: epochs, seconds: seconds, fileBytes: size,

@@ -79,6 +79,10 @@ struct HubAPITests {
         "POST /api/v1/models/{name}/approvals/{id}/reject": ("/api/v1/models/digits/approvals/1/reject", nil, nil),
         "POST /api/v1/tokens": ("/api/v1/tokens", #"{"subject":"x","role":"admin"}"#, nil),
         "DELETE /api/v1/tokens/{id}": ("/api/v1/tokens/0123456789abcdef", nil, nil),
+        "PUT /api/v1/datasets/{name}": ("/api/v1/datasets/digits", nil, Array("a,b\n1,2\n".utf8)),
+        "POST /api/v1/models/{name}/train": (
+            "/api/v1/models/digits/train", #"{"version":"9.0.0","dataset":"digits","label":"b"}"#, nil
+        ),
         "POST /api/v1/devices": ("/api/v1/devices", #"{"id":"dev-9","profile":"generic-linux"}"#, nil),
         "PATCH /api/v1/devices/{id}": ("/api/v1/devices/dev-1", #"{"labels":{"site":"x"}}"#, nil),
         "DELETE /api/v1/devices/{id}": ("/api/v1/devices/dev-1", nil, nil),

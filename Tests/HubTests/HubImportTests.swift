@@ -49,3 +49,66 @@ struct HubImportTests {
         }
     }
 }
+
+/// Datasets on the hub and training jobs that register versions.
+@Suite("Hub training")
+struct HubTrainingTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    @Test("a dataset upload and a training job register an int8 version with its lineage; the result equals a local run")
+    func trainsOnTheHub() async throws {
+        let csv = Array(try Data(contentsOf: Self.root.appendingPathComponent("data/digits.csv")))
+        let split = try JSONSerialization.jsonObject(
+            with: Data(contentsOf: Self.root.appendingPathComponent("data/digits_dirichlet05_20clients.json"))) as! [String: Any]
+        let train = split["train_indices"] as! [Int]
+        let test = split["test_indices"] as! [Int]
+        try await withAPI { hub, tokens, client in
+            let put = try await client.send(.put, "/api/v1/datasets/digits", token: tokens.alice, bytes: csv)
+            #expect(put.status == .created)
+            #expect(put.json["rows"] == .number(1797) && put.json["digest"] == .string(PackageDigest.sha256(csv)))
+            let listed = try await client.send(.get, "/api/v1/datasets", token: tokens.viewer).json
+            guard case .array(let items)? = listed["items"] else {
+                Issue.record("no dataset list: \(listed)")
+                return
+            }
+            #expect(items.count == 1 && items[0]["name"] == .string("digits"))
+            let audit = try await hub.allAudit(AuditFilter(target: "dataset/digits"))
+            #expect(audit.map(\.action) == [.datasetPut] && audit.map(\.subject) == ["alice"])
+            #expect(try await client.send(.post, "/api/v1/models", token: tokens.alice, json: #"{"name":"digits"}"#).status == .created)
+            let body = """
+                {"version": "1.0.0", "dataset": "digits", "label": "label", "architecture": "mlp:32", "epochs": 8,
+                 "learningRate": 0.01, "seed": 3, "scale": "divide:16", "trainRows": \(train), "testRows": \(test)}
+                """
+            let trained = try await client.send(.post, "/api/v1/models/digits/train", token: tokens.alice, json: body)
+            #expect(trained.status == .created, "\(trained.json)")
+            let accuracy = try #require(trained.json["testAccuracy"].flatMap { if case .number(let v) = $0 { v } else { nil } })
+            // The same run in this process: the hub's job is deterministic and the same code.
+            let all = try LabeledData(try CSV.parse(csv), label: "label")
+            let local = try SupervisedTraining(
+                .init(
+                    name: "digits", architecture: try Architecture(parsing: "mlp:32"),
+                    features: FeatureRecipe(scaling: try .init(parsing: "divide:16")),
+                    config: TrainingConfig(
+                        epochs: 8, batchSize: 32, optimizer: .adam(learningRate: 0.01, weightDecay: 0),
+                        loss: .softmaxCrossEntropy, seed: 3))
+            ).run(train: try all.selecting(rows: train), test: try all.selecting(rows: test), labelColumn: "label")
+            #expect(abs(accuracy - Double(try #require(local.test?.accuracy))) < 1e-9)
+            #expect(accuracy > 0.9)
+            let version = try await hub.registry.version(model: "digits", version: SemanticVersion(1, 0, 0))
+            #expect(version.lineage.dataDigests == [PackageDigest.sha256(csv)])
+            #expect(version.lineage.trainingRun?.hasPrefix("hub-train-") == true)
+            let model = try ModelFile.decode(try await hub.registry.modelFileBytes(model: "digits", version: SemanticVersion(1, 0, 0)))
+            #expect(model.quantization?.mode.rawValue == "static")
+
+            let missing = try await client.send(
+                .post, "/api/v1/models/digits/train", token: tokens.alice,
+                json: #"{"version": "1.1.0", "dataset": "nope", "label": "label"}"#)
+            #expect(missing.status == .notFound)
+            let badLabel = try await client.send(
+                .post, "/api/v1/models/digits/train", token: tokens.alice,
+                json: #"{"version": "1.1.0", "dataset": "digits", "label": "nope", "epochs": 1}"#)
+            #expect(badLabel.status == .badRequest, "\(badLabel.json)")
+        }
+    }
+}

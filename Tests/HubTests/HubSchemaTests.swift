@@ -19,6 +19,7 @@ struct HubSchemaTests {
         "010-device-status",
         "011-rollouts",
         "012-rollout-events",
+        "013-datasets",
     ]
 
     @Test("the migration list is append-only: the shipped names are its prefix, in order")

@@ -38,6 +38,8 @@ public enum AuditAction: String, Sendable, Codable, CaseIterable {
     case rolloutCreated = "rollout.created"
     /// A rollout moved to another state.
     case rolloutStateChanged = "rollout.state"
+    /// A dataset was uploaded (or replaced).
+    case datasetPut = "dataset.put"
 }
 
 /// Who made a change and when: every write to the store carries one, and the audit row the
@@ -114,4 +116,6 @@ public enum AuditTarget {
     public static func group(_ name: String) -> String { "group/\(name)" }
     /// `rollout/<id>`.
     public static func rollout(_ id: String) -> String { "rollout/\(id)" }
+    /// `dataset/<name>`.
+    public static func dataset(_ name: String) -> String { "dataset/\(name)" }
 }

@@ -55,6 +55,11 @@ public enum HubAPI {
         Route(.get, prefix + "/models/{name}/approvals/{id}") { try await $0.getApproval($1, $2) },
         Route(.post, prefix + "/models/{name}/approvals/{id}/approve") { try await $0.decide($1, $2, approve: true) },
         Route(.post, prefix + "/models/{name}/approvals/{id}/reject") { try await $0.decide($1, $2, approve: false) },
+        // Datasets and training
+        Route(.get, prefix + "/datasets") { try await $0.listDatasets($1, $2) },
+        Route(.get, prefix + "/datasets/{name}") { try await $0.getDataset($1, $2) },
+        Route(.put, prefix + "/datasets/{name}") { try await $0.putDataset($1, $2) },
+        Route(.post, prefix + "/models/{name}/train") { try await $0.train($1, $2) },
         // Devices and groups
         Route(.get, prefix + "/devices") { try await $0.listDevices($1, $2) },
         Route(.post, prefix + "/devices") { try await $0.enrollDevice($1, $2) },

@@ -21,6 +21,7 @@ enum HubSchema {
         ("010-device-status", createDeviceStatus),
         ("011-rollouts", createRollouts),
         ("012-rollout-events", createRolloutEvents),
+        ("013-datasets", createDatasets),
     ]
 
     /// A migrator with every migration registered.
