@@ -7,7 +7,10 @@ struct Starling: AsyncParsableCommand {
         commandName: "starling",
         abstract: "Starling: train, import, quantize and run edge models; operate the fleet.",
         version: "0.1.0",
-        subcommands: [ModelCommand.self, PackageCommand.self, KeysCommand.self, DeviceCommand.self])
+        subcommands: [
+            ModelCommand.self, PackageCommand.self, KeysCommand.self, DeviceCommand.self, RegistryCommand.self,
+            FleetCommand.self, GroupCommand.self, RolloutCommand.self, TokenCommand.self, AuditCommand.self,
+        ])
 }
 
 struct ModelCommand: ParsableCommand {
