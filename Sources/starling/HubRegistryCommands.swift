@@ -10,7 +10,7 @@ struct RegistryCommand: AsyncParsableCommand {
             RegistryModels.self, RegistryModel.self, RegistryCreate.self, RegistryVersions.self, RegistryVersion.self,
             RegistryUpload.self, RegistryDownload.self, RegistryTag.self, RegistryUntag.self, RegistryAlias.self,
             RegistryAliases.self, RegistryUnalias.self, RegistryApprovals.self, RegistryRequestApproval.self,
-            RegistryApprove.self, RegistryReject.self,
+            RegistryApprove.self, RegistryReject.self, RegistryTrain.self,
         ])
 }
 

@@ -36,6 +36,19 @@ struct HubImportTests {
                 .post, "/api/v1/models/mlp/versions?version=2.0.0&format=onnx", token: tokens.alice,
                 bytes: Array(Self.onnx.prefix(100)))
             #expect(broken.status == .badRequest && broken.errorCode() == "packagingFailed")
+            // Calibrated on a dataset of the hub (the fixture is a digits MLP): static int8, and
+            // the dataset's digest joins the lineage.
+            let csv = Array(try Data(contentsOf: HubTrainingTests.root.appendingPathComponent("data/digits.csv")))
+            #expect(try await client.send(.put, "/api/v1/datasets/digits", token: tokens.alice, bytes: csv).status == .created)
+            let calibrated = try await client.send(
+                .post, "/api/v1/models/mlp/versions?version=1.2.0&format=onnx&outputs=probabilities&quantize=int8&calibration=digits",
+                token: tokens.alice, bytes: Self.onnx)
+            #expect(calibrated.status == .created, "\(calibrated.json)")
+            let static12 = try ModelFile.decode(try await hub.registry.modelFileBytes(model: "mlp", version: SemanticVersion(1, 2, 0)))
+            #expect(static12.quantization?.mode.rawValue == "static")
+            #expect(try await hub.registry.version(model: "mlp", version: SemanticVersion(1, 2, 0)).lineage.dataDigests == [PackageDigest.sha256(csv)])
+            #expect(model.quantization?.mode.rawValue == "dynamic")
+
             // Without choosing outputs, the classic-ML tail is refused, naming the op.
             let tail = try await client.send(
                 .post, "/api/v1/models/mlp/versions?version=2.0.0&format=onnx", token: tokens.alice, bytes: Self.onnx)

@@ -95,14 +95,22 @@ struct APIHandlers: Sendable {
             try caller.require(.operator)
             let text = request.query("quantize") ?? RegistryService.ImportQuantization.dynamic.rawValue
             guard let quantization = RegistryService.ImportQuantization(rawValue: text) else {
-                throw APIError.invalidRequest("quantize '\(text.prefix(20))' must be none or dynamic")
+                throw APIError.invalidRequest("quantize '\(text.prefix(20))' must be dynamic, int8 or none")
             }
             if lineageWithSource.importSource == nil {
                 lineageWithSource.importSource = "onnx:sha256:" + PackageDigest.sha256(modelFile)
             }
             let outputs = request.query("outputs").map { $0.split(separator: ",").map(String.init) }
+            var calibration: DataTable?
+            if let name = request.query("calibration") {
+                let dataset = try await services.training.dataset(name: name, by: caller)
+                calibration = try CSV.parse(try await services.artifacts.get(dataset.digest))
+                lineageWithSource.dataDigests.append(dataset.digest)
+            }
+            let ignoring = Set((request.query("ignore") ?? "label").split(separator: ",").map(String.init))
             modelFile = try registry.importONNX(
-                modelFile, model: try context.path("name"), outputs: outputs, quantization: quantization)
+                modelFile, model: try context.path("name"), outputs: outputs, quantization: quantization,
+                calibration: calibration, ignoring: ignoring)
         case let other:
             throw APIError.invalidRequest("format '\(other.prefix(20))' must be starling or onnx")
         }
