@@ -112,3 +112,8 @@ fi
 echo "   the agent still answers with: $(curl -s -H 'Content-Type: application/json' --data "$body" "$api/v2/models/digits/infer" | python3 -c 'import json, sys; print("model", json.load(sys.stdin)["model_version"])')"
 echo "   its metrics: $(curl -s "$api/metrics" | grep -c '^starling_agent') series, e.g. $(curl -s "$api/metrics" | grep '^starling_agent_model_info')"
 echo "   the agent's log: $out/device/agent.log"
+cleanup
+trap - EXIT
+
+echo
+scripts/demo_fleet.sh "$bin" "$out/digits-v2-int8.starling"

@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # The fleet part of `make demo`: Mosquitto enforcing the accounts the hub writes, the hub, and
 # eight agents in two groups on loopback, each with its own SQLite store and its own partition of
-# digits as local traffic with feedback. 1.0.0 goes canary → all; 2.0.0 (a deliberate regression)
-# is rolled back by the accuracy gate; 2.1.0 goes canary → half → all and becomes `production`
-# through a four-eyes approval. Ends with a table and shuts everything down.
+# digits as local traffic with feedback. The hub trains 1.0.0, which goes canary → all; 2.0.0 (a
+# deliberate regression, also trained on the hub) is rolled back by the accuracy gate; 2.1.0 (the
+# model of step 5, uploaded) goes canary → half → all and becomes `production` through a
+# four-eyes approval. Ends with a table and shuts everything down.
 #
-#   scripts/demo_fleet.sh <bin-dir> <good-int8-model> <better-int8-model>
+#   scripts/demo_fleet.sh <bin-dir> <int8-model-to-upload-as-2.1.0>
 set -euo pipefail
 bin="$1"
-v1_model="$2"
-v21_model="$3"
+v21_model="$2"
 cd "$(dirname "$0")/.."
 out=out/demo/fleet
 rm -rf "$out" && mkdir -p "$out"
@@ -50,9 +50,11 @@ approver=$("$bin/starling" token create --role operator --subject quinn --json |
 echo "   hub at $STARLING_HUB_URL; tokens for ops (admin) and quinn (operator)"
 
 echo
-echo "== 11. Register the model and its first version (the int8 model of step 2)"
-"$bin/starling" registry create digits --description "UCI digits, MLP 64-128-64-10, int8" --four-eyes
-"$bin/starling" registry upload digits 1.0.0 "$v1_model" --training-run demo-step-2
+echo "== 11. Upload the digits data to the hub; the hub trains, quantizes, signs and registers 1.0.0"
+"$bin/starling" registry create digits --description "UCI digits, MLP 64-128-64-10, int8" --four-eyes >/dev/null
+"$bin/starling" dataset upload digits data/digits.csv
+"$bin/starling" registry train digits 1.0.0 --dataset digits --label label --split "$split" --arch mlp:128,64 \
+  --scale divide:16 --epochs 40 --lr 0.002 --seed 7
 
 echo
 echo "== 12. Enrol eight devices in two groups and start their agents"
@@ -88,12 +90,9 @@ id=$("$bin/starling" rollout create --model digits --version 1.0.0 --target flee
 "$bin/starling" rollout watch "$id" --interval 2s
 
 echo
-echo "== 14. 2.0.0 is a deliberate regression (one epoch of training): its canaries' accuracy fails the gate"
-"$bin/starling" model train --data data/digits.csv --label label --split "$split" --arch mlp:128,64 --scale divide:16 \
-  --epochs 1 --lr 0.00002 --seed 11 --quiet --out "$out/digits-2.0.0-fp32.starling" >/dev/null
-"$bin/starling" model quantize "$out/digits-2.0.0-fp32.starling" --calibration data/digits.csv --split "$split" \
-  --out "$out/digits-2.0.0.starling" >/dev/null
-"$bin/starling" registry upload digits 2.0.0 "$out/digits-2.0.0.starling" --parent 1.0.0 --training-run demo-regression
+echo "== 14. 2.0.0 is a deliberate regression (one epoch at a tiny learning rate): its canaries' accuracy fails the gate"
+"$bin/starling" registry train digits 2.0.0 --dataset digits --label label --split "$split" --arch mlp:128,64 \
+  --scale divide:16 --epochs 1 --lr 0.00002 --seed 11 --parent 1.0.0
 id=$("$bin/starling" rollout create --model digits --version 2.0.0 --target fleet=demo --phases 25%,50%,100% \
   --gate 'accuracy >= baseline - 0.05' --gate 'error_rate <= baseline + 0.01' --gate 'p95_latency <= 3 * baseline' \
   --min-devices 2 --observe 15s --json | python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])')

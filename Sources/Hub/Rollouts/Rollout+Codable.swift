@@ -20,7 +20,7 @@ extension HealthGate: Codable {
 extension RolloutPlan.OnFail: Codable {}
 
 extension RolloutPlan: Codable {
-    private enum Keys: String, CodingKey { case phases, gates, minDevices, observeMilliseconds, onFail, split }
+    private enum Keys: String, CodingKey { case phases, gates, minDevices, observeMilliseconds, onFail, split, minSamples }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: Keys.self)
@@ -28,7 +28,8 @@ extension RolloutPlan: Codable {
             phases: try c.decode([Double].self, forKey: .phases), gates: try c.decode([HealthGate].self, forKey: .gates),
             minDevices: try c.decode(Int.self, forKey: .minDevices),
             observeMilliseconds: try c.decode(Int64.self, forKey: .observeMilliseconds),
-            onFail: try c.decode(OnFail.self, forKey: .onFail), split: try c.decodeIfPresent(Double.self, forKey: .split))
+            onFail: try c.decode(OnFail.self, forKey: .onFail), split: try c.decodeIfPresent(Double.self, forKey: .split),
+            minSamples: try c.decodeIfPresent(Int.self, forKey: .minSamples) ?? RolloutPlan.defaultMinSamples)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -39,6 +40,7 @@ extension RolloutPlan: Codable {
         try c.encode(observeMilliseconds, forKey: .observeMilliseconds)
         try c.encode(onFail, forKey: .onFail)
         try c.encode(split, forKey: .split)
+        try c.encode(minSamples, forKey: .minSamples)
     }
 }
 

@@ -19,6 +19,9 @@ public struct RolloutPlan: Sendable, Equatable {
     public var observeMilliseconds: Int64
     /// What a failing gate does.
     public var onFail: OnFail
+    /// Predictions (for error rate and latency) and feedback labels (for accuracy) an arm needs
+    /// in the window before its metric counts; fewer leave the gate undecided.
+    public var minSamples: Int
     /// An A/B split: the share of the target kept on the new version (phases are then
     /// `[split, 1]`), with no automatic advance; passing gates only report, an operator promotes.
     public var split: Double?
@@ -26,8 +29,9 @@ public struct RolloutPlan: Sendable, Equatable {
     /// A plan; `validate()` checks it.
     public init(
         phases: [Double], gates: [HealthGate], minDevices: Int, observeMilliseconds: Int64, onFail: OnFail = .rollback,
-        split: Double? = nil
+        split: Double? = nil, minSamples: Int = RolloutPlan.defaultMinSamples
     ) {
+        self.minSamples = minSamples
         self.phases = phases
         self.gates = gates
         self.minDevices = minDevices
@@ -35,6 +39,9 @@ public struct RolloutPlan: Sendable, Equatable {
         self.onFail = onFail
         self.split = split
     }
+
+    /// `minSamples` when a plan does not say.
+    public static let defaultMinSamples = 30
 
     /// Whether a phase whose gates pass moves on by itself (not in an A/B split).
     public var advancesAutomatically: Bool { split == nil }
@@ -61,6 +68,7 @@ public struct RolloutPlan: Sendable, Equatable {
             throw RolloutError(.invalidPlan, "phases must increase (e.g. 5%,25%,100%)")
         }
         guard minDevices >= 1 else { throw RolloutError(.invalidPlan, "min-devices must be at least 1") }
+        guard minSamples >= 1 else { throw RolloutError(.invalidPlan, "min-samples must be at least 1") }
         guard observeMilliseconds > 0 else { throw RolloutError(.invalidPlan, "the observation window must be positive") }
         if let split {
             guard split > 0, split < 1, phases == [split, 1] else {

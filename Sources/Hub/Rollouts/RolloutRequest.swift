@@ -15,6 +15,8 @@ public struct RolloutRequest: Sendable, Equatable, Codable {
     public var gates: [String]?
     /// Devices on the new version that must report before a phase passes or fails.
     public var minDevices: Int?
+    /// Predictions and labels an arm needs before its metrics count (default 30).
+    public var minSamples: Int?
     /// The observation window of each phase, `10m`.
     public var observe: String?
     /// `rollback` (the default) or `pause`.
@@ -81,7 +83,7 @@ public struct RolloutRequest: Sendable, Equatable, Codable {
         let plan = RolloutPlan(
             phases: phases, gates: gates, minDevices: minDevices ?? Defaults.minDevices,
             observeMilliseconds: try RolloutPlan.milliseconds(parsing: observe ?? Defaults.observe), onFail: onFail,
-            split: split)
+            split: split, minSamples: minSamples ?? RolloutPlan.defaultMinSamples)
         try plan.validate()
         return plan
     }

@@ -42,6 +42,8 @@ public actor RolloutRunner {
     private var sent: [String: Set<String>] = [:]
     /// Rollouts whose last reconcile failed, with the reason (cleared on success).
     private var failing: [String: String] = [:]
+    /// The current phase's telemetry sums of each active rollout (since a restart, in memory).
+    private var windows: [String: PhaseWindow] = [:]
 
     /// A runner; without a transport, states move but nothing reaches devices (reconciled once
     /// one is given to a later runner).
@@ -146,6 +148,7 @@ public actor RolloutRunner {
         } catch {
             return
         }
+        windows = windows.filter { id, _ in active.contains { $0.id == id } }
         for record in active {
             do {
                 try await drive(record)
@@ -290,18 +293,22 @@ public actor RolloutRunner {
                 target: targets.count, assigned: assigned,
                 onCandidate: onModel.filter { $0.modelVersion == record.candidate }.count,
                 onBaseline: record.baseline.map { baseline in onModel.filter { $0.modelVersion == baseline }.count } ?? 0),
-            health: PhaseHealth.aggregate(
-                statuses, model: record.model, candidate: record.candidate, baseline: record.baseline, since: since),
+            health: windows[record.id].flatMap { $0.since == since ? $0.health(minSamples: record.plan.minSamples) : nil }
+                ?? PhaseHealth.aggregate(
+                    statuses, model: record.model, candidate: record.candidate, baseline: record.baseline, since: since),
             events: try await store.rolloutEvents(id: record.id, limit: settings.eventLimit))
     }
 
-    /// The gates' view of `record` since `since`. Once no target device runs the baseline (the
-    /// last phase), the baseline's latest stored aggregates stand in for it.
+    /// The gates' view of `record` since `since`: the phase window's sums, with the telemetry
+    /// that arrived since the last tick added. Once no target device runs the baseline (the last
+    /// phase), the baseline's latest stored aggregates stand in for it.
     private func health(_ record: RolloutRecord, since: Int64) async throws -> PhaseHealth {
         let targets = Set(try await targetDevices(LabelSelector(parsing: record.selector)))
         let statuses = await monitor.allStatuses().filter { targets.contains($0.device) }
-        var health = PhaseHealth.aggregate(
-            statuses, model: record.model, candidate: record.candidate, baseline: record.baseline, since: since)
+        var window = windows[record.id].flatMap { $0.since == since ? $0 : nil } ?? PhaseWindow(since: since)
+        window.add(statuses, model: record.model, candidate: record.candidate, baseline: record.baseline)
+        windows[record.id] = window
+        var health = window.health(minSamples: record.plan.minSamples)
         let byName = Dictionary(uniqueKeysWithValues: health.baseline.map { ($0.key.rawValue, $0.value) })
         if !byName.isEmpty {
             if byName != record.baselineMetrics { try await store.setRolloutBaselineMetrics(id: record.id, metrics: byName) }
