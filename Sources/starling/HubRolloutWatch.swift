@@ -125,7 +125,7 @@ enum RolloutRender {
         var text = HubOutput.fields(pairs)
         if let health = r.health {
             let metrics = Set((health.candidate ?? [:]).keys).union((health.baseline ?? [:]).keys).sorted()
-            text += "\n\nHealth (\(health.reportingDevices ?? 0) devices reporting on the candidate)\n"
+            text += "\n\nHealth (devices reporting on the candidate: \(health.reportingDevices ?? 0))\n"
             text += HubOutput.table(
                 ["metric", "candidate", "baseline"],
                 metrics.map {

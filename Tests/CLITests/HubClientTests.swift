@@ -150,9 +150,11 @@ struct HubClientTests {
     @Test("the hub's error body is one line with code and status, exit 1")
     func errorRendering() async throws {
         let hub = try FakeHub { request in
-            request.path.hasSuffix("/approve")
-                ? .error(409, code: "sameApprover", "four-eyes: 'alice' requested approval 1 and cannot approve it")
-                : FakeHub.Response(502, "<html>bad gateway</html>", headers: ["Content-Type": "text/html"])
+            if request.path.hasSuffix("/approve") {
+                return .error(409, code: "sameApprover", "four-eyes: 'alice' requested approval 1 and cannot approve it")
+            }
+            if request.path.hasSuffix("/groups") { return .error(404, code: "notFound", "Not Found") }
+            return FakeHub.Response(502, "<html>bad gateway</html>", headers: ["Content-Type": "text/html"])
         }
         defer { hub.stop() }
         let refused = try await run(hub, ["registry", "approve", "digits", "1"])
@@ -163,6 +165,10 @@ struct HubClientTests {
         let proxy = try await run(hub, ["registry", "models"])
         #expect(proxy.status == 1)
         #expect(proxy.stderr.hasPrefix("error: the hub answered: <html>bad gateway</html> (HTTP 502)"))
+        let older = try await run(hub, ["group", "list"])
+        #expect(older.status == 1)
+        #expect(
+            older.stderr == "error: the hub has no route GET /api/v1/groups (is it older than this CLI?) (notFound, HTTP 404)\n")
     }
 
     @Test("a refused connection names the URL, exit 1")

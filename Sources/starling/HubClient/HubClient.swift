@@ -46,7 +46,8 @@ struct HubClient: Sendable {
     private static let session: URLSession = {
         let configuration = URLSessionConfiguration.ephemeral
         configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
-        configuration.timeoutIntervalForRequest = 120
+        // Idle time allowed: a hub importing and quantizing an ONNX upload answers only when done.
+        configuration.timeoutIntervalForRequest = 600
         return URLSession(configuration: configuration)
     }()
 
@@ -95,7 +96,16 @@ struct HubClient: Sendable {
             if let name = name as? String, let value = value as? String { headers[name.lowercased()] = value }
         }
         let answer = HubResponse(status: http.statusCode, headers: headers, body: Array(data))
-        guard (200..<300).contains(answer.status) else { throw HubError.answer(status: answer.status, body: answer.body) }
+        guard (200..<300).contains(answer.status) else {
+            var error = HubError.answer(status: answer.status, body: answer.body)
+            // The router's own 404 (no such route) says only "Not Found": name the route, which an
+            // older hub may not have.
+            if error.kind == .api(status: 404, code: "notFound") && error.message == "Not Found" {
+                error.message =
+                    "the hub has no route \(request.method) \(urlRequest.url?.path ?? "") (is it older than this CLI?)"
+            }
+            throw error
+        }
         return answer
     }
 
