@@ -108,7 +108,9 @@ struct ChunkTransferTests {
         let gate = GatedSource(package, from: 20)
         try await withBroker(MQTTSecurityTests.fleet) { broker in
             let fleet = try await Fleet(broker, catalog: FixedCatalog(sources: [gate]))
-            let fetcher = try fleet.fetcher(directory: broker.directory + "/transfer", window: window)
+            // A timeout far above any delivery time: on a loaded machine a 3 s timeout fires and
+            // re-requests more than the reconnect alone would (the count below is about reconnects).
+            let fetcher = try fleet.fetcher(directory: broker.directory + "/transfer", window: window, timeout: .seconds(60))
             let run = Task { try await fetcher.runStandalone() }
             #expect(await eventually { fetcher.progress.chunksReceived == 20 && gate.held == window })
             let sentBefore = await fleet.server.statistics.chunksSent
