@@ -50,7 +50,7 @@ struct Simulate: AsyncParsableCommand {
     @Option(help: "Seconds between telemetry messages.")
     var telemetryInterval = 60.0
     @Option(help: "Seconds of traffic generated at once per device.")
-    var trafficInterval = 5.0
+    var trafficInterval = 10.0
     @Option(help: "Seconds a new version is on probation before it is committed.")
     var probation = 0.0
     @Option(
@@ -89,9 +89,15 @@ struct Simulate: AsyncParsableCommand {
         let starting = Task { await service.start() }
         let traffic = Task { await service.runTraffic() }
         let printing = Task {
+            var updating = 0
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(1))
-                if !Task.isCancelled { say(service.progress().line) }
+                if Task.isCancelled { break }
+                let progress = service.progress()
+                say(progress.line)
+                // Downloads leave freed buffers in malloc's arenas; give them back once they settle.
+                if updating > 0 && progress.updating == 0 { service.releaseFreedMemory() }
+                updating = progress.updating
             }
         }
         await waitForEnd()

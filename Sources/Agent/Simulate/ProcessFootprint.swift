@@ -30,6 +30,16 @@ struct ProcessFootprint: Sendable {
         return footprint
     }
 
+    /// Gives memory freed since back to the system (glibc's `malloc_trim`): after a rollout the
+    /// thousand devices' freed chunks and payloads otherwise stay in malloc's arenas, counted
+    /// in the resident size. Returns whether anything was released.
+    @discardableResult
+    static func releaseFreedMemory() -> Bool {
+        typealias Trim = @convention(c) (Int) -> Int32
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return false }
+        return unsafeBitCast(symbol, to: Trim.self)(0) == 1
+    }
+
     /// Raises the soft limit of open files to the hard limit; returns the new soft limit.
     @discardableResult
     static func raiseFileLimit() -> Int {

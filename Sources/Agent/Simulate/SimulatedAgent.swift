@@ -171,10 +171,12 @@ public final class SimulatedAgent: Sendable {
                     }
                 },
                 onConnection: { event in
-                    if case .connected = event {
+                    switch event {
+                    case .connected:
                         status.update { $0.connected = true }
-                    } else {
+                    case .disconnected(let reason):
                         status.update { $0.connected = false }
+                        log("\(id): disconnected: \(reason)")
                     }
                     downloaderRef.receive(event)
                 })

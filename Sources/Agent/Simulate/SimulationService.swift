@@ -50,13 +50,18 @@ public final class SimulationService: Sendable {
     @discardableResult
     public static func raiseFileLimit() -> Int { ProcessFootprint.raiseFileLimit() }
 
+    /// Returns freed memory to the system (call it when a rollout has settled).
+    public func releaseFreedMemory() {
+        ProcessFootprint.releaseFreedMemory()
+    }
+
     // MARK: - Running
 
     /// Starts every agent, `connectRate` per second with a few opening their stores at once,
     /// and returns when all have started (or failed to). Cancelling stops starting more.
     public func start() async {
         let spacing = Duration.seconds(1) / connectRate
-        let concurrency = 4
+        let concurrency = 16
         await withTaskGroup(of: Void.self) { group in
             for (position, device) in devices.enumerated() {
                 if Task.isCancelled { break }

@@ -76,12 +76,12 @@ public struct SimulationSettings: Sendable {
     /// How often traffic is generated (and labels written to each store).
     public var trafficInterval: Duration
 
-    /// Settings; by default telemetry every 60 s, no probation wait, traffic every 5 s.
+    /// Settings; by default telemetry every 60 s, no probation wait, traffic every 10 s.
     public init(
         dataDirectory: String, trust: TrustRing, profile: FirmwareProfile, model: ModelName, version: String,
         agentVersion: String = AgentVersion.current, telemetryInterval: Duration = .seconds(60), probation: Duration = .zero,
         rule: ProbationRule = ProbationRule(), behaviours: BehaviourTable = BehaviourTable(), noise: Double = 0.02,
-        seed: UInt64 = 1, trafficInterval: Duration = .seconds(5)
+        seed: UInt64 = 1, trafficInterval: Duration = .seconds(10)
     ) {
         self.dataDirectory = dataDirectory
         self.trust = trust

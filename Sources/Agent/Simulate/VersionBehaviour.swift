@@ -17,7 +17,7 @@ public struct VersionBehaviour: Sendable, Equatable {
     /// A behaviour; the defaults are a healthy model (90 % accurate, no errors, 1 ms median).
     public init(
         accuracy: Double = 0.9, errorRate: Double = 0, latencyP50Ms: Double = 1, latencyP95Ms: Double = 2,
-        requestsPerSecond: Double = 1, feedbackShare: Double = 0.2
+        requestsPerSecond: Double = 1, feedbackShare: Double = 0.1
     ) {
         self.accuracy = accuracy
         self.errorRate = errorRate
