@@ -82,6 +82,7 @@ extension MosquittoClient {
         case .running:
             // Wakes the loop thread from select(); it then sends DISCONNECT (no last will).
             _ = mosquitto_disconnect_v5(handle, Int32(MQTTReason.success), nil)
+            wakeLoop()
             state.withLock { $0.activeCalls -= 1 }
             wakeup.lock()
             wakeup.broadcast()
@@ -138,7 +139,7 @@ extension MosquittoClient {
                         let socket = mosquitto_socket(handle)
                         if socket >= 0 { _ = shutdown(socket, Int32(SHUT_RDWR)) }
                     }
-                    loopRC = mosquitto_loop(handle, 250, 1)
+                    loopRC = loopOnce(timeout: 250)
                 }
                 if isStopping { break }
                 connectionEnded(loopRC)
@@ -152,8 +153,9 @@ extension MosquittoClient {
     /// Sends DISCONNECT (reason 0: the broker discards the last will) and lets the loop write it.
     private func disconnectGracefully() {
         _ = mosquitto_disconnect_v5(handle, Int32(MQTTReason.success), nil)
+        wakeLoop()
         let deadline = ContinuousClock.now + .seconds(1)
-        while mosquitto_loop(handle, 50, 1) == MOSQ_ERR_SUCCESS.rawValue && ContinuousClock.now < deadline {}
+        while loopOnce(timeout: 50) == MOSQ_ERR_SUCCESS.rawValue && ContinuousClock.now < deadline {}
     }
 
     /// After a connection or an attempt ended with `rc`: settles what the socket took with it,

@@ -40,6 +40,7 @@ extension MosquittoClient {
                     handle, &mid, message.topic, Int32(bytes.count), bytes.baseAddress, Int32(message.qos.rawValue),
                     message.retain, nil)
             }
+            wakeLoop()
             let qos1 = message.qos == .atLeastOnce
             let outcome: Result<Void, TransportError>? = state.withLock { state in
                 state.activeCalls -= 1
@@ -149,9 +150,11 @@ extension MosquittoClient {
         switch change {
         case .subscribe(let filter, let qos):
             let rc = mosquitto_subscribe_v5(handle, &mid, filter, Int32(qos.rawValue), 0, nil)
+            wakeLoop()
             return (rc, mid, .subscribe(filter, qos, continuation))
         case .unsubscribe(let filter):
             let rc = mosquitto_unsubscribe_v5(handle, &mid, filter, nil)
+            wakeLoop()
             return (rc, mid, .unsubscribe(filter, continuation))
         }
     }

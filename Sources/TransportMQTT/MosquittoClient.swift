@@ -9,8 +9,8 @@ import Synchronization
 /// Threading and lifetime rules (why `@unchecked Sendable` is safe here):
 /// - libmosquitto runs in threaded mode (`mosquitto_threaded_set`): `mosquitto_publish`,
 ///   `_subscribe`, `_unsubscribe` and `_disconnect` called from other threads only queue packets
-///   under libmosquitto's own mutexes and wake the loop; they never run callbacks.
-/// - Every call that can run a callback (connect, `mosquitto_loop`, destroy) is made by the loop
+///   under libmosquitto's own mutexes, then wake the loop (`wakeLoop`); they never run callbacks.
+/// - Every call that can run a callback (connect, the loop turn `loopOnce`, destroy) is made by the loop
 ///   thread alone, so callbacks run only there. The thread's closure holds a strong reference
 ///   to this object for its whole life and destroys the handle before it ends, so the
 ///   unretained `userdata` pointer a callback receives always refers to a live object.
@@ -31,14 +31,19 @@ final class MosquittoClient: @unchecked Sendable {
     let wakeup = NSCondition()
     /// CONNECT properties (session expiry, maximum packet size), owned for the client's life.
     nonisolated(unsafe) var connectProperties: OpaquePointer?
+    /// Written by other threads after queueing a packet; the loop thread polls it (`loopOnce`).
+    let wakeFD: Int32
 
     /// A client for `configuration`; nothing touches the network until `start()`.
     init(configuration: MQTTTransport.Configuration) throws(TransportError) {
         try configuration.validate()
         Mosquitto.initializeLibrary()
+        let wakeFD = try Self.makeWakeFD()
         guard let handle = mosquitto_new(configuration.clientID, configuration.cleanStart, nil) else {
+            Glibc.close(wakeFD)
             throw TransportError(.protocolError, "libmosquitto could not create a client: \(String(cString: strerror(errno)))")
         }
+        self.wakeFD = wakeFD
         self.handle = handle
         self.configuration = configuration
         inbound = InboundQueue(policy: configuration.inboundBuffer)
@@ -53,6 +58,7 @@ final class MosquittoClient: @unchecked Sendable {
         // Reached only when the loop thread is gone (it holds a reference while it runs).
         if !state.withLock({ $0.destroyed }) { mosquitto_destroy(handle) }
         mosquitto_property_free_all(&connectProperties)
+        Glibc.close(wakeFD)
     }
 
     // MARK: - Options

@@ -8,7 +8,7 @@ struct StarlingAgent: AsyncParsableCommand {
         commandName: "starling-agent",
         abstract: "The Starling device agent.",
         version: AgentVersion.current,
-        subcommands: [Run.self, CheckConfig.self, ConfigKeys.self, Serve.self, Info.self])
+        subcommands: [Run.self, CheckConfig.self, ConfigKeys.self, Serve.self, Simulate.self, Info.self])
 
     struct Info: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "What this agent build supports on this machine.")

@@ -7,7 +7,7 @@ struct DeviceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "device",
         abstract: "Talk to a device through the broker directly (before or without a hub).",
-        subcommands: [DeviceAssign.self])
+        subcommands: [DeviceAssign.self, DeviceAssignMany.self])
 }
 
 /// `starling device assign`: signs an assignment, publishes it retained, serves the package's
