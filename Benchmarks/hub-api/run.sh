@@ -39,8 +39,10 @@ if [ ! -f "$model" ]; then
   "$bin/starling" model quantize "$out/digits.starling" --calibration data/digits.csv --out "$model" >/dev/null
 fi
 
+# Servers run in process groups of their own (setsid), so that MLflow's uvicorn workers stop
+# with their parent: cleanup signals each group by its id.
 pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
+cleanup() { for pid in "${pids[@]}"; do kill -- "-$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
 # wait_for <log> <pattern>: until the pattern appears in the log (at most 60 s).
@@ -58,7 +60,7 @@ wait_for() {
 hub_data="$work/hub-data"
 operator=$("$bin/starling-hub" token create --role operator --subject bench-seed --data "$hub_data" 2>/dev/null)
 viewer=$("$bin/starling-hub" token create --role viewer --subject bench-wrk --data "$hub_data" 2>/dev/null)
-"$bin/starling-hub" serve --data "$hub_data" --port 0 >"$work/hub.log" 2>&1 &
+setsid "$bin/starling-hub" serve --data "$hub_data" --port 0 >"$work/hub.log" 2>&1 &
 pids+=($!)
 wait_for "$work/hub.log" "listening on"
 hub_url="http://$(sed -n 's/^listening on //p' "$work/hub.log" | head -1)"
@@ -66,11 +68,12 @@ hub_url="http://$(sed -n 's/^listening on //p' "$work/hub.log" | head -1)"
 # MLflow: its registry on SQLite, two workers.
 mlflow_port=$("$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 mlflow_bin="$(dirname "$py")/mlflow"
-"$mlflow_bin" server --backend-store-uri "sqlite:///$PWD/$work/mlflow.db" --default-artifact-root "$PWD/$work/mlflow-artifacts" \
+setsid "$mlflow_bin" server --backend-store-uri "sqlite:///$PWD/$work/mlflow.db" --default-artifact-root "$PWD/$work/mlflow-artifacts" \
   --host 127.0.0.1 --port "$mlflow_port" --workers 2 >"$work/mlflow.log" 2>&1 &
 pids+=($!)
 mlflow_url="http://127.0.0.1:$mlflow_port"
-for _ in $(seq 600); do curl -sf "$mlflow_url/health" >/dev/null && break; sleep 0.1; done
+# MLflow takes 10 s to start on an idle machine here, over 100 s beside builds.
+for _ in $(seq 3000); do curl -sf "$mlflow_url/health" >/dev/null && break; sleep 0.1; done
 curl -sf "$mlflow_url/health" >/dev/null || { echo "hub-api: mlflow did not start:" >&2; tail -20 "$work/mlflow.log" >&2; exit 1; }
 
 "$py" Benchmarks/hub-api/seed.py hub "$hub_url" "$operator" "$model" "$models" "$versions" "$work/paths"

@@ -53,14 +53,15 @@ final class Child: @unchecked Sendable {
         }
     }
 
-    /// SIGTERM to this child's pid.
+    /// SIGKILL to this child's pid: children inherit the signal mask of the thread that spawned
+    /// them, and a blocked SIGTERM would leave them running.
     func terminate() {
-        if process.isRunning { kill(process.processIdentifier, SIGTERM) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
     }
 }
 
 /// `mosquitto_sub` as the peer subscriber: its output is read in large blocks on a thread and
-/// lines that start with `{` (telemetry JSON) are counted; other lines are readiness probes.
+/// lines that start with `{` (telemetry JSON) are counted; other lines are probes.
 final class LineCounter: Sendable {
     private let counts = Mutex<(data: Int, probes: Int)>((0, 0))
     let child: Child

@@ -95,7 +95,8 @@ struct IngestBenchmark {
         let probe = try MQTTTransport(configuration: .init(port: broker.port, clientID: "bench-probe", cleanStart: true))
         try await probe.connect()
         let probing = Task {
-            let message = Message(topic: "\(Topic.root)/devices/probe/telemetry", payload: Array(repeating: UInt8(ascii: "p"), count: 8192))
+            let message = Message(
+                topic: "\(Topic.root)/devices/probe/telemetry", payload: Array(repeating: UInt8(ascii: "p"), count: 8192))
             while !Task.isCancelled {
                 try? await probe.publish(message)
                 try? await Task.sleep(for: .milliseconds(50))
@@ -170,7 +171,8 @@ struct IngestBenchmark {
         for (child, share) in zip(children, shares) { child.send("go \(share)") }
         var slowest = 0.0
         for (child, share) in zip(children, shares) {
-            guard let line = await child.line(), line.hasPrefix("done \(share) "), let seconds = Double(line.split(separator: " ")[2])
+            guard let line = await child.line(), line.hasPrefix("done \(share) "),
+                let seconds = Double(line.split(separator: " ")[2])
             else { throw BenchError("a publisher failed") }
             slowest = max(slowest, seconds)
         }

@@ -47,6 +47,8 @@ struct Options {
     }
 }
 
+// A child that exits early must not kill the benchmark through a write to its pipe.
+signal(SIGPIPE, SIG_IGN)
 let options = Options(CommandLine.arguments)
 if let arguments = options.publisherArguments {
     let values = arguments.compactMap { Int($0) }
