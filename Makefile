@@ -10,6 +10,8 @@ VENV := .venv
 PY_PACKAGES := onnxruntime onnx numpy scikit-learn paho-mqtt
 TEST_PY_PACKAGES := 'tritonclient[http]' numpy
 BENCH_APT_PACKAGES := wrk
+## MLflow (the hub API benchmark's peer) gets a venv of its own: its pins need not match ORT's.
+MLFLOW_VENV := .venv-mlflow
 
 .PHONY: all deps build test test-deps demo bench bench-deps check-layering format clean
 
@@ -46,7 +48,7 @@ demo: build
 	@scripts/demo.sh "$(BIN)"
 
 ## bench: release build, ONNX Runtime and paho-mqtt from pip, ratios against ORT, zstd, openssl,
-## mosquitto_pub, the agent's floor route and Python's sqlite3 (see docs/benchmarks.md);
+## mosquitto_pub, mosquitto_sub, MLflow, the agent's floor route and Python's sqlite3 (see docs/benchmarks.md);
 ## BENCH_ONLY=packages,transport runs only those sections (BENCH_ONLY=agent: the agent alone;
 ## BENCH_STATIC=1 adds a --static-swift-stdlib starling-agent)
 bench-deps: deps
@@ -59,6 +61,9 @@ bench-deps: deps
 	@[ -x $(VENV)/bin/python ] || python3 -m venv $(VENV)
 	@$(VENV)/bin/python -c "import onnxruntime, onnx, numpy, sklearn, paho.mqtt" 2>/dev/null || \
 	  $(VENV)/bin/pip install -q $(PY_PACKAGES)
+	@if [[ ",$${BENCH_ONLY:-hub}," == *",hub,"* ]] && ! $(MLFLOW_VENV)/bin/python -c "import mlflow" 2>/dev/null; then \
+	  python3 -m venv $(MLFLOW_VENV) && $(MLFLOW_VENV)/bin/pip install -q mlflow; \
+	fi
 
 # BENCH_STATIC=1: the agent section also sizes and runs starling-agent built with
 # --static-swift-stdlib; that build recompiles the agent's modules (about 6 min here) and the
@@ -73,7 +78,9 @@ bench: bench-deps
 	$(SWIFT) build -c release --product starling-transport-bench
 	$(SWIFT) build -c release --product starling-agent
 	$(SWIFT) build -c release --product starling-store-bench
-	@BENCH_COMMAND="make bench$${BENCH_ONLY:+ BENCH_ONLY=$$BENCH_ONLY}" \
+	$(SWIFT) build -c release --product starling-hub
+	$(SWIFT) build -c release --product starling-hub-ingest-bench
+	@BENCH_COMMAND="make bench$${BENCH_ONLY:+ BENCH_ONLY=$$BENCH_ONLY}" BENCH_MLFLOW_PYTHON="$(MLFLOW_VENV)/bin/python" \
 	  BENCH_AGENT_STATIC="$$(f="$${BENCH_OUT:-out/bench}/starling-agent-static"; [ "$${BENCH_STATIC:-0}" = 1 ] && realpath "$$f")" \
 	  Benchmarks/run.sh "$$($(SWIFT) build -c release --show-bin-path)" "$(VENV)/bin/python"
 

@@ -96,6 +96,13 @@ let package = Package(
             swiftSettings: optimizedSwift
         ),
         .executableTarget(
+            name: "starling-hub-ingest-bench",
+            dependencies: ["Core", "Hub", "TransportMQTT"],
+            path: "Benchmarks/hub-ingest",
+            exclude: ["README.md"],
+            swiftSettings: optimizedSwift
+        ),
+        .executableTarget(
             name: "starling-store-bench",
             dependencies: ["Agent"],
             path: "Benchmarks/agent-store",

@@ -23,6 +23,7 @@ import sys
 from collections import defaultdict
 
 import report_agent
+import report_hub
 import report_packages
 
 LABELS = {
@@ -301,6 +302,7 @@ def main():
         ("## Package size: int8 + zstd vs the fp32 ONNX file", report_packages.sizes(sections["sizes"])),
         ("## MQTT: QoS 1 publish throughput, 64 B payloads, one process", report_packages.transport(sections["transport"])),
         ("## The agent: HTTP inference, memory, feedback while serving, binary size", report_agent.agent(sections["agent"])),
+        ("## The hub: telemetry ingest beside mosquitto_sub, REST API beside MLflow", report_hub.hub(sections["hub"])),
     ]  # fmt: skip
     parts += [part for title, body in extra if body for part in (title, body)]
     if sections["runtime"]:

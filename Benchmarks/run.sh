@@ -14,7 +14,9 @@
 # packages (package create/verify vs zstd and openssl, and package sizes vs fp32 ONNX) and
 # transport (MQTT QoS 1 publish throughput vs mosquitto_pub and paho-mqtt) and agent (the
 # agent's OIP inference over HTTP beside its floor route, RSS, feedback rows/s while serving beside
-# Python's sqlite3, binary size: Benchmarks/agent-http/run.sh). BENCH_ONLY (comma separated, e.g.
+# Python's sqlite3, binary size: Benchmarks/agent-http/run.sh) and hub (telemetry ingest through
+# FleetMonitor beside mosquitto_sub, starling-hub-ingest-bench; the REST API beside MLflow's model
+# registry, Benchmarks/hub-api/run.sh). BENCH_ONLY (comma separated, e.g.
 # BENCH_ONLY=packages,transport) runs only those; BENCH_OUT (default out/bench)
 # is the output directory, whose results.jsonl starts empty on every run.
 set -euo pipefail
@@ -22,7 +24,7 @@ bin="$(cd "$1" && pwd)"
 py="$2"
 cd "$(dirname "$0")/.."
 out="${BENCH_OUT:-out/bench}"
-only="${BENCH_ONLY:-int8,layers,fp32,backends,training,packages,transport,agent}"
+only="${BENCH_ONLY:-int8,layers,fp32,backends,training,packages,transport,agent,hub}"
 repeats="${BENCH_REPEATS:-5}"
 cpu="${BENCH_CPU:-1}"
 results="$out/results.jsonl"
@@ -34,7 +36,7 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 want() { [[ ",$only," == *",$1,"* ]]; }
 for section in ${only//,/ }; do
   case "$section" in
-    int8 | layers | fp32 | backends | training | packages | transport | agent) ;;
+    int8 | layers | fp32 | backends | training | packages | transport | agent | hub) ;;
     *) echo "run.sh: unknown section '$section' in BENCH_ONLY" >&2 && exit 2 ;;
   esac
 done
@@ -193,6 +195,26 @@ if want agent; then
   AGENT_HTTP_VARIANTS="${AGENT_HTTP_VARIANTS:-$agent_variants}" AGENT_STATIC_BIN="${BENCH_AGENT_STATIC:-}" AGENT_PYTHON="$py" \
     Benchmarks/agent-http/run.sh "$bin" "$out" >>"$results"
   echo "   agent done ($(($(date +%s) - started)) s)"
+fi
+
+# Hub benchmark (issue 5). Ingest: starling-hub-ingest-bench, one process per repeat
+# (BENCH_HUB_REPEATS, default 3), each running the hub and mosquitto_sub sides on fresh brokers,
+# the order alternating; BENCH_HUB_MESSAGES (default 300000) timed messages from 4 publisher
+# processes to 1,000 enrolled devices. API: Benchmarks/hub-api/run.sh with the Python that has
+# mlflow (BENCH_MLFLOW_PYTHON, default .venv-mlflow/bin/python).
+if want hub; then
+  echo "== hub: telemetry ingest beside mosquitto_sub; REST API beside MLflow's model registry"
+  for rep in $(seq "${BENCH_HUB_REPEATS:-3}"); do
+    settle
+    sides="hub,mosquitto_sub"
+    [ $((rep % 2)) = 1 ] || sides="mosquitto_sub,hub"
+    "$bin/starling-hub-ingest-bench" --messages "${BENCH_HUB_MESSAGES:-300000}" --sides "$sides" >>"$results"
+  done
+  echo "   hub ingest done ($(($(date +%s) - started)) s)"
+  settle
+  HUB_API_ROUNDS="${HUB_API_ROUNDS:-3}" Benchmarks/hub-api/run.sh "$bin" "$out" "${BENCH_MLFLOW_PYTHON:-.venv-mlflow/bin/python}" \
+    >>"$results"
+  echo "   hub API done ($(($(date +%s) - started)) s)"
 fi
 
 swift_version=$( (swift --version 2>/dev/null || true) | head -1)

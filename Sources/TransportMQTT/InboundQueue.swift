@@ -117,7 +117,9 @@ final class InboundQueue: @unchecked Sendable {
         }
         let remaining = buffer.count - head
         if overflowing && remaining <= policy.messages / 2 && bytes <= policy.bytes / 2 { overflowing = false }
-        if !isFull { condition.broadcast() }
+        // A paused network thread resumes once half the buffer is free, not at the first free
+        // slot: otherwise a consumer that is the bottleneck wakes it for every single message.
+        if remaining <= policy.messages / 2 && bytes <= policy.bytes / 2 { condition.broadcast() }
         return message
     }
 

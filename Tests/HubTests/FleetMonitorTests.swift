@@ -79,7 +79,9 @@ struct FleetMonitorTests {
             live = try #require(await monitor.status(of: "pi-7"))
             #expect(live.offlineReason == "connection lost" && live.health() == .offline)
 
-            // A restarted hub shows the last known state from the store, telemetry included.
+            // A restarted hub shows the last known state from the store, telemetry included,
+            // once the monitor has flushed (as it does every interval and when `run()` ends).
+            await monitor.flush()
             let restarted = FleetMonitor(transport: nil, store: f.store, now: { f.hub.clock.now() })
             try await restarted.restore()
             let restored = try #require(await restarted.status(of: "pi-7"))
@@ -100,7 +102,109 @@ struct FleetMonitorTests {
             #expect(await monitor.handle(online) == .unknownDevice)
             #expect(await monitor.handle(Message(topic: "not/starling", payload: [1, 2])) == .malformed)
             #expect(await monitor.handle(Message(topic: "starling/v1/devices/pi-7/events", payload: [])) == .ignored)
-            #expect(await monitor.counters == .init(applied: 0, unknownDevice: 1, malformed: 1, saveFailures: 0))
+            #expect(await monitor.counters == .init(received: 3, applied: 0, unknownDevice: 1, malformed: 1, ignored: 1))
+        }
+    }
+
+    // MARK: - Write-behind
+
+    @Test("write-behind: messages change memory only; one flush writes every changed status; a restart restores it")
+    func flushPersists() async throws {
+        try await FleetFixture.with { f in
+            for device in ["pi-1", "pi-2", "pi-3"] {
+                try await f.fleet.enroll(device: device, profile: "raspberry-pi-4", by: HubFixture.alice)
+            }
+            let monitor = FleetMonitor(transport: nil, store: f.store, now: { f.hub.clock.now() })
+            for (index, device) in ["pi-1", "pi-2", "pi-1"].enumerated() {
+                let telemetry = Self.telemetry(time: 2000 + Int64(index), errorRate: 0.01 * Double(index))
+                #expect(await monitor.handle(try Topic.telemetry(DeviceID(device)).message(telemetry)) == .applied)
+            }
+            #expect(try await f.store.liveStatuses().isEmpty)
+            #expect(await monitor.pendingCount == 2)
+
+            await monitor.flush()
+            let saved = try await f.store.liveStatuses()
+            #expect(saved.map(\.device) == ["pi-1", "pi-2"])
+            #expect(saved.first?.telemetry?.errorRate == 0.02)  // the newest of pi-1's two messages
+            var counters = await monitor.counters
+            #expect(counters.received == 3 && counters.applied == 3 && counters.flushed == 2 && counters.flushes == 1)
+            #expect(await monitor.pendingCount == 0)
+
+            // Nothing changed: nothing to write. One change: one row.
+            await monitor.flush()
+            #expect(await monitor.counters.flushes == 1)
+            await monitor.handle(try Topic.status(DeviceID("pi-3")).message(Self.status(.online, time: 3000, model: "digits")))
+            await monitor.flush()
+            counters = await monitor.counters
+            #expect(counters.flushed == 3 && counters.flushes == 2 && counters.saveFailures == 0)
+
+            let restarted = FleetMonitor(transport: nil, store: f.store, now: { f.hub.clock.now() })
+            try await restarted.restore()
+            #expect(await restarted.allStatuses() == monitor.allStatuses())
+        }
+    }
+
+    @Test("run() flushes when its stream ends: every device's last message is in the store, nothing lost")
+    func shutdownFlush() async throws {
+        try await FleetFixture.with { f in
+            let devices = (0..<20).map { "dev-\($0)" }
+            for device in devices { try await f.fleet.enroll(device: device, profile: "raspberry-pi-4", by: HubFixture.alice) }
+            let broker = InMemoryBroker()
+            let hubTransport = InMemoryTransport(broker: broker, clientID: "hub-1")
+            try await hubTransport.connect()
+            // An interval no test waits for: only the shutdown flush writes.
+            let monitor = FleetMonitor(
+                transport: hubTransport, store: f.store, now: { f.hub.clock.now() }, flushInterval: .seconds(3600))
+            try await monitor.start()
+            let running = Task { await monitor.run() }
+
+            let sender = InMemoryTransport(broker: broker, clientID: "sender")
+            try await sender.connect()
+            let rounds = 10
+            for round in 0..<rounds {
+                for (index, device) in devices.enumerated() {
+                    let telemetry = Self.telemetry(time: Int64(10_000 * round + index), errorRate: Double(round) / 100)
+                    try await sender.publish(try Topic.telemetry(DeviceID(device)).message(telemetry))
+                }
+            }
+            #expect(await Self.eventually { await monitor.counters.received == rounds * devices.count })
+            #expect(try await f.store.liveStatuses().isEmpty)
+
+            await hubTransport.close()
+            await running.value
+            let counters = await monitor.counters
+            #expect(counters.received == 200 && counters.applied == 200 && counters.flushed == 20 && counters.flushes == 1)
+            let saved = try await f.store.liveStatuses()
+            #expect(saved.count == devices.count)
+            #expect(saved.allSatisfy { $0.telemetry?.errorRate == 0.09 })
+            #expect(saved == (await monitor.allStatuses()))
+            await sender.close()
+        }
+    }
+
+    @Test("the monitor's counters are in the hub's /metrics text")
+    func metrics() async throws {
+        try await FleetFixture.with { f in
+            try await f.fleet.enroll(device: "pi-7", profile: "raspberry-pi-4", by: HubFixture.alice)
+            let metrics = HubMetrics()
+            let monitor = FleetMonitor(transport: nil, store: f.store, now: { f.hub.clock.now() }, metrics: metrics.fleet)
+            await monitor.handle(try Topic.telemetry(DeviceID("pi-7")).message(Self.telemetry(time: 1, errorRate: 0)))
+            await monitor.handle(try Topic.telemetry(DeviceID("pi-8")).message(Self.telemetry(time: 2, errorRate: 0)))
+            await monitor.handle(Message(topic: "starling/v1/devices/pi-7/telemetry", payload: Array("{".utf8)))
+            await monitor.flush()
+            let text = String(decoding: metrics.exposition(), as: UTF8.self)
+            for line in [
+                "starling_hub_fleet_messages_received_total 3",
+                #"starling_hub_fleet_messages_total{outcome="applied"} 1"#,
+                #"starling_hub_fleet_messages_total{outcome="unknown_device"} 1"#,
+                #"starling_hub_fleet_messages_total{outcome="malformed"} 1"#,
+                "starling_hub_fleet_statuses_flushed_total 1",
+                "starling_hub_fleet_flushes_total 1",
+                "starling_hub_fleet_flush_failures_total 0",
+                "starling_hub_fleet_statuses_pending 0.0",
+            ] {
+                #expect(text.contains(line + "\n"), "missing: \(line)")
+            }
         }
     }
 }

@@ -4,24 +4,33 @@ import Core
 /// agent and model versions), their last will (offline) and their telemetry (health).
 ///
 /// Feed it a transport (`start()` subscribes, `run()` consumes the transport's messages) or hand
-/// it messages from a dispatcher that owns the stream (`handle(_:)`). Messages from devices
-/// that are not enrolled are counted and dropped; malformed ones are counted and dropped; nothing
-/// a device sends can make it throw.
+/// it messages from a dispatcher that owns the stream (`handle(_:)`, plus `flushPeriodically()`
+/// beside it). Messages from devices that are not enrolled are counted and dropped; malformed
+/// ones are counted and dropped; nothing a device sends can make it throw.
 ///
-/// State survives a hub restart in two ways: each change is saved to the store (`restore()`
-/// loads it), and the broker re-delivers every device's retained status when the monitor
-/// subscribes, so presence is current again at once; telemetry is not retained, so the last
-/// window until the next one comes from the store.
+/// Persistence is write-behind: a message changes the status in memory and marks the device
+/// dirty; `flush()` writes every dirty status in one transaction. `run()` flushes every
+/// `flushInterval` and once more when the stream ends. A crash loses at most the changes of the
+/// last interval; presence comes back at once from the broker's retained status when the monitor
+/// subscribes again, and `restore()` loads the rest (telemetry) from the store.
 public actor FleetMonitor {
-    /// Counters of what was received.
+    /// Counters of what was received and written. `received` is the sum of the four outcomes.
     public struct Counters: Sendable, Equatable {
+        /// Messages handed to the monitor.
+        public var received = 0
         /// Status and telemetry messages applied.
         public var applied = 0
         /// Messages from device ids that are not enrolled.
         public var unknownDevice = 0
         /// Messages that did not decode (bad JSON, schema, topic).
         public var malformed = 0
-        /// Status changes that could not be saved to the store.
+        /// Messages on other topics, and empty retained payloads.
+        public var ignored = 0
+        /// Statuses written to the store by flushes.
+        public var flushed = 0
+        /// Flushes that wrote at least one status.
+        public var flushes = 0
+        /// Flushes that failed (their statuses stay dirty for the next one).
         public var saveFailures = 0
     }
 
@@ -46,16 +55,29 @@ public actor FleetMonitor {
     private let transport: (any MessageTransport)?
     private let store: any FleetStore
     private let now: @Sendable () -> Int64
+    private let metrics: FleetMetrics?
+    /// Time between the flushes of `run()` and `flushPeriodically()`.
+    public let flushInterval: Duration
     private var statuses: [String: DeviceLiveStatus] = [:]
     private var enrolled: Set<String> = []
+    /// Devices whose status changed since it was last written.
+    private var dirty: Set<String> = []
+    /// The flush writing now; flushes run one at a time so an older snapshot never lands last.
+    private var writing: Task<Bool, Never>?
     /// Counters so far.
     public private(set) var counters = Counters()
 
-    /// A monitor of the devices in `store`, on `transport` (nil when messages are handed in).
-    public init(transport: (any MessageTransport)?, store: any FleetStore, now: @escaping @Sendable () -> Int64) {
+    /// A monitor of the devices in `store`, on `transport` (nil when messages are handed in),
+    /// writing changed statuses every `flushInterval` and counting into `metrics` when given.
+    public init(
+        transport: (any MessageTransport)?, store: any FleetStore, now: @escaping @Sendable () -> Int64,
+        flushInterval: Duration = .seconds(1), metrics: FleetMetrics? = nil
+    ) {
         self.transport = transport
         self.store = store
         self.now = now
+        self.flushInterval = flushInterval
+        self.metrics = metrics
     }
 
     /// Loads the saved statuses of enrolled devices.
@@ -71,10 +93,60 @@ public actor FleetMonitor {
         for filter in Self.filters { try await transport.subscribe(filter, qos: .atLeastOnce) }
     }
 
-    /// Handles the transport's messages until its stream ends.
+    /// Handles the transport's messages until its stream ends (the transport closed, or this
+    /// task was cancelled), flushing every `flushInterval`, and flushes once more at the end.
     public func run() async {
         guard let transport else { return }
-        for await message in transport.messages { await handle(message) }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.flushPeriodically() }
+            for await message in transport.messages { await handle(message) }
+            group.cancelAll()
+        }
+        await flush()
+    }
+
+    /// Flushes every `flushInterval` until the task is cancelled, then once more.
+    public func flushPeriodically() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: flushInterval)
+            await flush()
+        }
+    }
+
+    /// Writes every status changed since the last flush, in one transaction. On failure they
+    /// stay dirty and the next flush tries again (`counters.saveFailures` counts it).
+    public func flush() async {
+        // Whoever resumes first clears the finished flush; comparing keeps a newer one in place.
+        while let running = writing {
+            _ = await running.value
+            if writing == running { writing = nil }
+        }
+        guard !dirty.isEmpty else { return }
+        let batch = dirty.compactMap { statuses[$0] }
+        dirty.removeAll(keepingCapacity: true)
+        let store = self.store
+        let time = now()
+        let task = Task { () -> Bool in
+            do {
+                try await store.saveLiveStatuses(batch, time: time)
+                return true
+            } catch {
+                return false
+            }
+        }
+        writing = task
+        let saved = await task.value
+        if writing == task { writing = nil }
+        if saved {
+            counters.flushed += batch.count
+            counters.flushes += 1
+            metrics?.flushed(batch.count)
+        } else {
+            counters.saveFailures += 1
+            metrics?.flushFailed()
+            for status in batch where statuses[status.device] != nil { dirty.insert(status.device) }
+        }
+        metrics?.pending(dirty.count)
     }
 
     /// The status of `device`, if anything is known.
@@ -87,28 +159,41 @@ public actor FleetMonitor {
         statuses.keys.sorted().map { statuses[$0]! }
     }
 
+    /// Statuses changed in memory and not written yet.
+    public var pendingCount: Int { dirty.count }
+
     /// Forgets a device (after decommissioning it).
     public func forget(_ device: String) {
         statuses[device] = nil
         enrolled.remove(device)
+        dirty.remove(device)
     }
 
     /// Applies one message.
     @discardableResult
     public func handle(_ message: Message) async -> Outcome {
-        let topic: Topic
-        do {
-            topic = try Topic(parsing: message.topic)
-        } catch {
-            counters.malformed += 1
-            return .malformed
+        let outcome = await apply(message)
+        counters.received += 1
+        switch outcome {
+        case .applied: counters.applied += 1
+        case .unknownDevice: counters.unknownDevice += 1
+        case .malformed: counters.malformed += 1
+        case .ignored: counters.ignored += 1
         }
+        metrics?.received(outcome)
+        return outcome
+    }
+
+    // MARK: - Applying
+
+    private func apply(_ message: Message) async -> Outcome {
+        guard let topic = try? Topic(parsing: message.topic) else { return .malformed }
         switch topic {
         case .status(let device):
-            guard await isEnrolled(device.rawValue) else { return unknown() }
+            guard await isEnrolled(device.rawValue) else { return .unknownDevice }
             // An empty retained payload clears the topic: nothing to apply.
             guard !message.payload.isEmpty else { return .ignored }
-            guard let status = try? MessageCodec.decode(DeviceStatus.self, from: message.payload) else { return malformed() }
+            guard let status = try? MessageCodec.decode(DeviceStatus.self, from: message.payload) else { return .malformed }
             var live = statuses[device.rawValue] ?? DeviceLiveStatus(device: device.rawValue)
             live.presence = status.state == .online ? .online : .offline
             live.agentVersion = status.agentVersion
@@ -121,10 +206,10 @@ public actor FleetMonitor {
                 live.offlineReason = status.reason
             }
             live.lastSeen = seen(message, deviceTime: status.time, previous: live.lastSeen, online: status.state == .online)
-            await apply(live)
+            update(live)
         case .telemetry(let device):
-            guard await isEnrolled(device.rawValue) else { return unknown() }
-            guard let telemetry = try? MessageCodec.decode(Telemetry.self, from: message.payload) else { return malformed() }
+            guard await isEnrolled(device.rawValue) else { return .unknownDevice }
+            guard let telemetry = try? MessageCodec.decode(Telemetry.self, from: message.payload) else { return .malformed }
             var live = statuses[device.rawValue] ?? DeviceLiveStatus(device: device.rawValue)
             live.telemetry = .init(telemetry)
             if let model = telemetry.modelName {
@@ -134,14 +219,12 @@ public actor FleetMonitor {
             // A device that sends telemetry is connected, whatever the last status said.
             if live.presence != .online && !message.retain { live.presence = .online }
             live.lastSeen = seen(message, deviceTime: telemetry.time, previous: live.lastSeen, online: true)
-            await apply(live)
+            update(live)
         default:
             return .ignored
         }
         return .applied
     }
-
-    // MARK: - Helpers
 
     /// A live message: now. A retained one (replayed at subscribe time): the device's own time,
     /// never moving last-seen backwards. A last will says nothing about when the device was seen.
@@ -151,14 +234,9 @@ public actor FleetMonitor {
         return max(previous ?? deviceTime, deviceTime)
     }
 
-    private func apply(_ live: DeviceLiveStatus) async {
+    private func update(_ live: DeviceLiveStatus) {
         statuses[live.device] = live
-        counters.applied += 1
-        do {
-            try await store.saveLiveStatus(live, time: now())
-        } catch {
-            counters.saveFailures += 1
-        }
+        dirty.insert(live.device)
     }
 
     private func isEnrolled(_ device: String) async -> Bool {
@@ -166,15 +244,5 @@ public actor FleetMonitor {
         guard let record = try? await store.device(id: device), record.state == .enrolled else { return false }
         enrolled.insert(device)
         return true
-    }
-
-    private func unknown() -> Outcome {
-        counters.unknownDevice += 1
-        return .unknownDevice
-    }
-
-    private func malformed() -> Outcome {
-        counters.malformed += 1
-        return .malformed
     }
 }

@@ -21,12 +21,16 @@ public final class HubMetrics: Sendable {
         .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5),
     ]
 
+    /// The fleet monitor's counters: hand them to `FleetMonitor(metrics:)`.
+    public let fleet: FleetMetrics
+
     /// Metrics registered in `registry` (a new one by default).
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
+        fleet = FleetMetrics(registry: registry)
     }
 
-    private static func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
+    static func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
         MetricNameDescriptor(namespace: "starling", subsystem: "hub", metricName: metric, unitName: unit, helpText: help)
     }
 
@@ -59,4 +63,57 @@ public final class HubMetrics: Sendable {
         registry.emit(into: &buffer)
         return buffer
     }
+}
+
+/// What `FleetMonitor` received and wrote, as Prometheus counters (no device labels):
+/// `starling_hub_fleet_messages_received_total`, `starling_hub_fleet_messages_total{outcome}`
+/// (applied, unknown_device, malformed, ignored), `starling_hub_fleet_statuses_flushed_total`,
+/// `starling_hub_fleet_flushes_total`, `starling_hub_fleet_flush_failures_total` and the gauge
+/// `starling_hub_fleet_statuses_pending` (changed in memory, not written yet).
+public final class FleetMetrics: Sendable {
+    private let receivedTotal: Counter
+    private let applied: Counter
+    private let unknownDevice: Counter
+    private let malformed: Counter
+    private let ignored: Counter
+    private let flushedTotal: Counter
+    private let flushes: Counter
+    private let flushFailures: Counter
+    private let pendingGauge: Gauge
+
+    init(registry: PrometheusCollectorRegistry) {
+        func counter(_ metric: String, _ help: String, _ labels: [(String, String)] = []) -> Counter {
+            registry.makeCounter(descriptor: HubMetrics.name(metric, "total", help), labels: labels)
+        }
+        receivedTotal = counter("fleet_messages_received", "Status and telemetry messages the fleet monitor received.")
+        let outcome = "Fleet monitor messages by outcome."
+        applied = counter("fleet_messages", outcome, [("outcome", "applied")])
+        unknownDevice = counter("fleet_messages", outcome, [("outcome", "unknown_device")])
+        malformed = counter("fleet_messages", outcome, [("outcome", "malformed")])
+        ignored = counter("fleet_messages", outcome, [("outcome", "ignored")])
+        flushedTotal = counter("fleet_statuses_flushed", "Device statuses written to the database by the fleet monitor.")
+        flushes = counter("fleet_flushes", "Fleet monitor flushes that wrote statuses, one transaction each.")
+        flushFailures = counter("fleet_flush_failures", "Fleet monitor flushes that failed; their statuses are retried.")
+        pendingGauge = registry.makeGauge(
+            descriptor: HubMetrics.name("fleet_statuses_pending", "", "Device statuses changed in memory, not written yet."))
+    }
+
+    func received(_ outcome: FleetMonitor.Outcome) {
+        receivedTotal.increment()
+        switch outcome {
+        case .applied: applied.increment()
+        case .unknownDevice: unknownDevice.increment()
+        case .malformed: malformed.increment()
+        case .ignored: ignored.increment()
+        }
+    }
+
+    func flushed(_ count: Int) {
+        flushedTotal.increment(by: Int64(count))
+        flushes.increment()
+    }
+
+    func flushFailed() { flushFailures.increment() }
+
+    func pending(_ count: Int) { pendingGauge.set(Int64(count)) }
 }

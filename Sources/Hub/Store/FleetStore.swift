@@ -27,8 +27,16 @@ public protocol FleetStore: Sendable {
     /// Every group, by name.
     func groups() async throws(HubStoreError) -> [DeviceGroup]
 
-    /// Stores the last known live status of a device (not audited: it is observation, not change).
-    func saveLiveStatus(_ status: DeviceLiveStatus, time: Int64) async throws(HubStoreError)
+    /// Stores the last known live status of several devices in one transaction (not audited: it
+    /// is observation, not change). `FleetMonitor` calls it once per flush.
+    func saveLiveStatuses(_ statuses: [DeviceLiveStatus], time: Int64) async throws(HubStoreError)
     /// Every stored live status.
     func liveStatuses() async throws(HubStoreError) -> [DeviceLiveStatus]
+}
+
+extension FleetStore {
+    /// Stores the last known live status of one device.
+    public func saveLiveStatus(_ status: DeviceLiveStatus, time: Int64) async throws(HubStoreError) {
+        try await saveLiveStatuses([status], time: time)
+    }
 }

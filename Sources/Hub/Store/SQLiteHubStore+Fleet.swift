@@ -117,14 +117,22 @@ extension SQLiteHubStore: FleetStore {
 
     // MARK: - Live status
 
-    public func saveLiveStatus(_ status: DeviceLiveStatus, time: Int64) async throws(HubStoreError) {
-        try await database.write("saving the status of device '\(status.device)'") { db in
-            try db.execute(
+    public func saveLiveStatuses(_ statuses: [DeviceLiveStatus], time: Int64) async throws(HubStoreError) {
+        guard !statuses.isEmpty else { return }
+        // Encoded before the transaction, so the writer is held only for the inserts.
+        let rows: [(String, String)]
+        do {
+            rows = try statuses.map { ($0.device, try JSONValue.encode($0)) }
+        } catch {
+            throw HubStoreError(.ioFailed, "cannot encode the live status of \(statuses.count) devices", underlying: error)
+        }
+        try await database.write("saving the status of \(statuses.count) devices") { db in
+            let statement = try db.cachedStatement(
                 sql: """
                     INSERT INTO device_status (device_id, status, updated_at) VALUES (?, ?, ?)
                     ON CONFLICT (device_id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at
-                    """,
-                arguments: [status.device, try JSONValue.encode(status), time])
+                    """)
+            for (device, text) in rows { try statement.execute(arguments: [device, text, time]) }
         }
     }
 
