@@ -46,15 +46,17 @@ public enum HubRuntime {
         do {
             try await HubAPI.serve(services: services, logger: logger, onListening: onListening)
         } catch {
-            await stop(tasks, transport: transport)
+            await stop(tasks, transport: transport, monitor: services.monitor)
             throw error
         }
-        await stop(tasks, transport: transport)
+        await stop(tasks, transport: transport, monitor: services.monitor)
     }
 
-    private static func stop(_ tasks: [Task<Void, Never>], transport: MQTTTransport?) async {
+    private static func stop(_ tasks: [Task<Void, Never>], transport: MQTTTransport?, monitor: FleetMonitor) async {
         for task in tasks { task.cancel() }
         if let transport { await transport.close() }
+        // The live status written behind: what arrived since the last flush.
+        await monitor.flush()
     }
 
     /// The hub's transport, not yet connected; nil without `mqtt`.
@@ -94,6 +96,7 @@ public enum HubRuntime {
             Task {
                 for await message in fleetMessages { await monitor.handle(message) }
             },
+            Task { await monitor.flushPeriodically() },
             Task { await server.serve(fetchMessages) },
             Task {
                 for await event in events {

@@ -25,6 +25,8 @@ public final class HubServices: Sendable {
     public let rollouts: RolloutRunner
     /// The packages served to devices in chunks.
     public let catalog: PackageFileCatalog
+    /// The hub's Prometheus metrics (HTTP requests, fleet ingest).
+    public let metrics: HubMetrics
     /// The hub's broker connection, if any.
     public let transport: (any MessageTransport)?
     /// Serves package chunks to devices (with a broker connection).
@@ -70,7 +72,9 @@ public final class HubServices: Sendable {
         training = TrainingService(registry: registry, datasets: store, now: now)
         fleet = try FleetService.make(
             store: store, settings: configuration.fleet, hubPassword: hubPassword, trustRing: [key.publicKey], now: now)
-        monitor = FleetMonitor(transport: transport, store: store, now: now)
+        let metrics = HubMetrics()
+        self.metrics = metrics
+        monitor = FleetMonitor(transport: transport, store: store, now: now, metrics: metrics.fleet)
         let catalog = PackageFileCatalog()
         self.catalog = catalog
         chunkServer = try transport.map {

@@ -139,7 +139,7 @@ struct RolloutRunnerTests {
             #expect(view.events.contains { $0.text.hasPrefix("phase 3 started") })
             #expect(view.events.contains { $0.text.hasPrefix("completed") })
             // /metrics: fleet aggregates, no per-device labels.
-            let metrics = await FleetMetrics.exposition(fleet.services)
+            let metrics = await FleetAggregates.exposition(fleet.services)
             #expect(metrics.contains("starling_hub_devices_by_version{model=\"digits\",version=\"2.0.0\"} 8\n"))
             #expect(metrics.contains("starling_hub_devices{presence=\"online\"} 8\n"))
             #expect(metrics.contains("starling_hub_rollouts{state=\"completed\"} 1\n"))

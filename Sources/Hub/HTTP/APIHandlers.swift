@@ -20,7 +20,7 @@ struct APIHandlers: Sendable {
     }
 
     func metricsText() async -> Response {
-        let text = metrics.exposition() + Array(await FleetMetrics.exposition(services).utf8)
+        let text = metrics.exposition() + Array(await FleetAggregates.exposition(services).utf8)
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: text)))

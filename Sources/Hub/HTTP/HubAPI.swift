@@ -86,7 +86,8 @@ public enum HubAPI {
     ]
 
     /// The router serving `routes` on `services`, counting requests in `metrics`.
-    public static func makeRouter(services: HubServices, metrics: HubMetrics = HubMetrics()) -> Router<HubRequestContext> {
+    public static func makeRouter(services: HubServices, metrics: HubMetrics? = nil) -> Router<HubRequestContext> {
+        let metrics = metrics ?? services.metrics
         let router = Router(context: HubRequestContext.self)
         router.add(middleware: MetricsMiddleware(metrics: metrics))
         router.add(middleware: ErrorMiddleware())
@@ -104,7 +105,7 @@ public enum HubAPI {
     /// The application serving the API on `services` at `services.configuration.http`;
     /// `onListening` gets the bound port once the server runs (useful with port 0).
     public static func makeApplication(
-        services: HubServices, metrics: HubMetrics = HubMetrics(), logger: Logger = Logger(label: "starling.hub"),
+        services: HubServices, metrics: HubMetrics? = nil, logger: Logger = Logger(label: "starling.hub"),
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let http = services.configuration.http

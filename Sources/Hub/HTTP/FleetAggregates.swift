@@ -3,7 +3,7 @@ import Core
 /// Fleet aggregates for `/metrics`, computed at scrape time from the live status, the rollouts
 /// and the chunk server. Labels are bounded by the fleet's shape (presence, health, model and
 /// version, rollout state), never by device, so the series count does not grow with the fleet.
-enum FleetMetrics {
+enum FleetAggregates {
     /// The exposition text (Prometheus 0.0.4) of the fleet's aggregates.
     static func exposition(_ services: HubServices) async -> String {
         let statuses = await services.monitor.allStatuses()
