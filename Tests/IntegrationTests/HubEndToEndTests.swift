@@ -148,8 +148,9 @@ struct HubEndToEndTests {
             }.start()
         }
 
-        /// Polls rollout `id` until it is in one of `states`; its last body.
-        func waitForRollout(_ id: String, _ states: Set<String>, timeout: Duration = .seconds(120)) async throws -> [String: Any] {
+        /// Polls rollout `id` until it is in one of `states`; its last body. The bound is generous: the
+        /// whole suite runs beside this test on two cores.
+        func waitForRollout(_ id: String, _ states: Set<String>, timeout: Duration = .seconds(400)) async throws -> [String: Any] {
             var last: [String: Any] = [:]
             let reached = try await eventually(timeout: timeout) {
                 last = try await api("GET", "/rollouts/\(id)").1
@@ -162,7 +163,7 @@ struct HubEndToEndTests {
         /// Waits until every agent serves `version`.
         func waitForVersion(_ version: String, on ids: [String]? = nil) async throws {
             for agent in agents where ids?.contains(agent.id) ?? true {
-                let served = try await eventually(timeout: .seconds(90)) {
+                let served = try await eventually(timeout: .seconds(300)) {
                     try await AgentFixture.servedVersion(port: agent.port) == version
                 }
                 #expect(served, "\(agent.id) does not serve \(version)")
@@ -227,7 +228,7 @@ struct HubEndToEndTests {
         // 1.0.0 is the first version: no baseline, so constant gates and pause on failure.
         var (status, rollout) = try await stage.api(
             "POST", "/rollouts",
-            json: #"{"model": "digits", "version": "1.0.0", "target": "fleet=e2e", "phases": "33%,100%", "gates": ["error_rate <= 0.05"], "minDevices": 1, "observe": "2s", "onFail": "pause"}"#)
+            json: #"{"model": "digits", "version": "1.0.0", "target": "fleet=e2e", "phases": "33%,100%", "gates": ["error_rate <= 0.05"], "minDevices": 1, "minSamples": 10, "observe": "2s", "onFail": "pause"}"#)
         #expect(status == 201, "\(rollout)")
         var id = try #require(rollout["id"] as? String)
         _ = try await stage.waitForRollout(id, ["completed"])
@@ -236,7 +237,7 @@ struct HubEndToEndTests {
         // 2.0.0 is barely trained: the canary's feedback accuracy falls far below the baseline's.
         (status, rollout) = try await stage.api(
             "POST", "/rollouts",
-            json: #"{"model": "digits", "version": "2.0.0", "target": "fleet=e2e", "phases": "33%,100%", "gates": ["accuracy >= baseline - 0.1", "error_rate <= baseline + 0.05"], "minDevices": 1, "observe": "60s"}"#)
+            json: #"{"model": "digits", "version": "2.0.0", "target": "fleet=e2e", "phases": "33%,100%", "gates": ["accuracy >= baseline - 0.1", "error_rate <= baseline + 0.05"], "minDevices": 1, "minSamples": 10, "observe": "60s"}"#)
         #expect(status == 201, "\(rollout)")
         #expect(rollout["baseline"] as? String == "1.0.0")
         id = try #require(rollout["id"] as? String)
@@ -247,7 +248,7 @@ struct HubEndToEndTests {
         // 3.0.0: the hub stops while the canary observes, and the new hub process finishes the job.
         (status, rollout) = try await stage.api(
             "POST", "/rollouts",
-            json: #"{"model": "digits", "version": "3.0.0", "target": "fleet=e2e", "phases": "33%,100%", "gates": ["accuracy >= baseline - 0.1"], "minDevices": 1, "observe": "5s"}"#)
+            json: #"{"model": "digits", "version": "3.0.0", "target": "fleet=e2e", "phases": "33%,100%", "gates": ["accuracy >= baseline - 0.1"], "minDevices": 1, "minSamples": 10, "observe": "5s"}"#)
         #expect(status == 201, "\(rollout)")
         id = try #require(rollout["id"] as? String)
         await stage.stopHub()
