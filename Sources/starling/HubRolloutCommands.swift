@@ -34,6 +34,8 @@ struct RolloutCreate: AsyncParsableCommand {
     var gate: [String] = []
     @Option(help: "Devices on the candidate that must report before a phase can pass or fail.")
     var minDevices: Int?
+    @Option(help: "Predictions (error rate, latency) and feedback labels (accuracy) each arm needs in a phase before its metric counts (hub default 30).")
+    var minSamples: Int?
     @Option(help: "How long each phase is observed: 30s, 10m, 1h.")
     var observe: String?
     @Option(help: "What a failing gate does: rollback or pause.")
@@ -48,6 +50,7 @@ struct RolloutCreate: AsyncParsableCommand {
         if let observe { _ = try HubArguments.duration(observe, flag: "--observe") }
         if let split { _ = try HubArguments.percent(split, flag: "--split", below100: true) }
         if let minDevices, minDevices < 1 { throw ValidationError("--min-devices must be at least 1") }
+        if let minSamples, minSamples < 1 { throw ValidationError("--min-samples must be at least 1") }
         if let onFail, !["rollback", "pause"].contains(onFail) {
             throw ValidationError("--on-fail must be rollback or pause, not '\(onFail)'")
         }
@@ -62,6 +65,7 @@ struct RolloutCreate: AsyncParsableCommand {
         if let phases { body["phases"] = .string(phases) }
         if !gate.isEmpty { body["gates"] = .array(gate.map(JSONValue.string)) }
         if let minDevices { body["minDevices"] = .integer(Int64(minDevices)) }
+        if let minSamples { body["minSamples"] = .integer(Int64(minSamples)) }
         if let observe { body["observe"] = .string(observe) }
         if let onFail { body["onFail"] = .string(onFail) }
         if let baseline { body["baseline"] = .string(baseline) }
