@@ -69,7 +69,7 @@ done
 enrol_seconds=$(python3 -c "import time; print(round(time.time() - $started, 1))")
 
 "$bin/starling-agent" simulate --count "$count" --bundles "$work/bundles" --data "$work/sim" --model digits \
-  --version 1.0.0 --telemetry-interval 5 >"$work/sim.log" 2>&1 &
+  --version 1.0.0 --telemetry-interval 5 --profile-directory firmware-profiles >"$work/sim.log" 2>&1 &
 sim=$!
 pids=("$sim" "${pids[@]}")
 online() { curl -s "$STARLING_HUB_URL/metrics" | awk '/^starling_hub_devices\{presence="online"\}/ {print $2}'; }
