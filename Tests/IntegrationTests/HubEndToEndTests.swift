@@ -242,7 +242,8 @@ struct HubEndToEndTests {
         #expect(rollout["baseline"] as? String == "1.0.0")
         id = try #require(rollout["id"] as? String)
         let rolledBack = try await stage.waitForRollout(id, ["rolledBack"])
-        #expect(((rolledBack["state"] as? [String: Any])?["reason"] as? String ?? "").contains("accuracy"))
+        let reason = (rolledBack["state"] as? [String: Any])?["reason"] as? String ?? ""
+        #expect(reason.contains("accuracy"), "\(reason)")
         try await stage.waitForVersion("1.0.0")
 
         // 3.0.0: the hub stops while the canary observes, and the new hub process finishes the job.

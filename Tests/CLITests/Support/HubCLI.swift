@@ -21,8 +21,8 @@ enum HubCLI {
             .merging(environment) { $1 }
         let directory = try CLIRunner.temporaryDirectory()
         defer { CLIRunner.removeDirectory(directory) }
-        FileManager.default.createFile(atPath: directory + "/out", contents: nil)
-        FileManager.default.createFile(atPath: directory + "/err", contents: nil)
+        _ = FileManager.default.createFile(atPath: directory + "/out", contents: nil)
+        _ = FileManager.default.createFile(atPath: directory + "/err", contents: nil)
         let out = try FileHandle(forWritingTo: URL(fileURLWithPath: directory + "/out"))
         let err = try FileHandle(forWritingTo: URL(fileURLWithPath: directory + "/err"))
         process.standardOutput = out
