@@ -24,7 +24,7 @@ bin="$(cd "$1" && pwd)"
 py="$2"
 cd "$(dirname "$0")/.."
 out="${BENCH_OUT:-out/bench}"
-only="${BENCH_ONLY:-int8,layers,fp32,backends,training,packages,transport,agent,hub}"
+only="${BENCH_ONLY:-int8,layers,fp32,backends,training,packages,transport,agent,hub,fleet}"
 repeats="${BENCH_REPEATS:-5}"
 cpu="${BENCH_CPU:-1}"
 results="$out/results.jsonl"
@@ -36,7 +36,7 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 want() { [[ ",$only," == *",$1,"* ]]; }
 for section in ${only//,/ }; do
   case "$section" in
-    int8 | layers | fp32 | backends | training | packages | transport | agent | hub) ;;
+    int8 | layers | fp32 | backends | training | packages | transport | agent | hub | fleet) ;;
     *) echo "run.sh: unknown section '$section' in BENCH_ONLY" >&2 && exit 2 ;;
   esac
 done
@@ -195,6 +195,16 @@ if want agent; then
   AGENT_HTTP_VARIANTS="${AGENT_HTTP_VARIANTS:-$agent_variants}" AGENT_STATIC_BIN="${BENCH_AGENT_STATIC:-}" AGENT_PYTHON="$py" \
     Benchmarks/agent-http/run.sh "$bin" "$out" >>"$results"
   echo "   agent done ($(($(date +%s) - started)) s)"
+fi
+
+# Fleet rollouts (issue 5): a ~1 MB package to ROLLOUT_DEVICES (1,000) simulated agents, first
+# device-side (assignments and chunks from one CLI process: the floor), then driven by the hub
+# (enrolment through the API, one 100 % rollout). Each prints a JSON line into results.jsonl.
+if want fleet; then
+  echo "== fleet: 1,000 simulated agents, device side then through the hub"
+  Benchmarks/fleet/rollout_sim.sh "$bin" "$out" | grep '^{' >>"$results" || true
+  Benchmarks/fleet/rollout_hub.sh "$bin" "$out" | grep '^{' >>"$results" || true
+  echo "   fleet done ($(($(date +%s) - started)) s)"
 fi
 
 # Hub benchmark (issue 5). Ingest: starling-hub-ingest-bench, one process per repeat
