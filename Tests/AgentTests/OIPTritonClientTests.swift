@@ -47,7 +47,7 @@ struct OIPTritonClientTests {
         let firstLine = try await offPool { () -> String in
             var line = Data()
             while !line.contains(UInt8(ascii: "\n")) {
-                let chunk = out.fileHandleForReading.availableData
+                let chunk = out.fileHandleForReading.chunkRetryingInterrupts()
                 if chunk.isEmpty { break }
                 line.append(chunk)
             }
@@ -114,8 +114,8 @@ struct OIPTritonClientTests {
         process.standardOutput = out
         process.standardError = err
         try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        let stdout = out.fileHandleForReading.readAllRetryingInterrupts()
+        let stderr = err.fileHandleForReading.readAllRetryingInterrupts()
         process.waitUntilExit()
         return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
     }

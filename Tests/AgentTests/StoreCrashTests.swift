@@ -46,7 +46,7 @@ struct StoreCrashTests {
             try process.run()
             var seen = Data()
             while !String(decoding: seen, as: UTF8.self).contains("mid-batch") {
-                let chunk = output.fileHandleForReading.availableData
+                let chunk = output.fileHandleForReading.chunkRetryingInterrupts()
                 guard !chunk.isEmpty else { break }
                 seen.append(chunk)
             }

@@ -60,7 +60,7 @@ func runProcess(_ executable: String, _ arguments: [String]) throws -> String {
     let output = Pipe()
     process.standardOutput = output
     try process.run()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
+    let data = output.fileHandleForReading.readAllRetryingInterrupts()
     process.waitUntilExit()
     guard process.terminationStatus == 0 else {
         throw StoreTestFailure("\(executable) exited with \(process.terminationStatus)")

@@ -40,11 +40,11 @@ final class LiveHub: Sendable {
         let line = try await offThread { () -> String in
             var pending = Data()
             while !pending.contains(UInt8(ascii: "\n")) {
-                let chunk = handle.availableData
+                let chunk = handle.chunkRetryingInterrupts()
                 if chunk.isEmpty { break }
                 pending.append(chunk)
             }
-            Thread { while !handle.availableData.isEmpty {} }.start()
+            Thread { while !handle.chunkRetryingInterrupts().isEmpty {} }.start()
             return String(decoding: pending, as: UTF8.self)
         }
         guard let range = line.range(of: "listening on "),

@@ -37,7 +37,7 @@ final class AgentProcess: Sendable {
         let reader = Thread {
             var pending = Data()
             while true {
-                let chunk = handle.availableData
+                let chunk = handle.chunkRetryingInterrupts()
                 if chunk.isEmpty { break }
                 pending.append(chunk)
                 while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
