@@ -32,31 +32,9 @@ extension PhaseHealth {
     public static func aggregate(
         _ statuses: [DeviceLiveStatus], model: String, candidate: String, baseline: String?, since: Int64
     ) -> PhaseHealth {
-        func windows(_ version: String?) -> [DeviceLiveStatus.TelemetrySummary] {
-            guard let version else { return [] }
-            return statuses.compactMap(\.telemetry).filter {
-                $0.time >= since && $0.modelName == model && $0.modelVersion == version
-            }
-        }
-        let new = windows(candidate)
-        return PhaseHealth(reportingDevices: new.count, candidate: metrics(new), baseline: metrics(windows(baseline)))
-    }
-
-    private static func metrics(_ windows: [DeviceLiveStatus.TelemetrySummary]) -> [HealthGate.Metric: Double] {
-        var result: [HealthGate.Metric: Double] = [:]
-        let predictions = windows.reduce(0) { $0 + $1.predictions }
-        if predictions > 0 {
-            result[.errorRate] = windows.reduce(0) { $0 + $1.errorRate * Double($1.predictions) } / Double(predictions)
-            let latencies = windows.filter { $0.predictions > 0 }.map(\.latencyP95Ms).sorted()
-            let middle = latencies.count / 2
-            result[.p95Latency] =
-                latencies.count % 2 == 1 ? latencies[middle] : (latencies[middle - 1] + latencies[middle]) / 2
-        }
-        let labelled = windows.filter { $0.feedbackAccuracy != nil && $0.feedbackCount > 0 }
-        let labels = labelled.reduce(0) { $0 + $1.feedbackCount }
-        if labels > 0 {
-            result[.accuracy] = labelled.reduce(0) { $0 + ($1.feedbackAccuracy ?? 0) * Double($1.feedbackCount) } / Double(labels)
-        }
-        return result
+        // The same sums as a phase window, over the latest telemetry only (window from `since` on).
+        var window = PhaseWindow(since: since - 1)
+        window.add(statuses, model: model, candidate: candidate, baseline: baseline)
+        return window.health(minSamples: 1)
     }
 }
