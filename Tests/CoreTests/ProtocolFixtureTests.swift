@@ -89,13 +89,24 @@ import Testing
         #endif
     }
 
+    @Test func flTaskFrame() throws {
+        let frame = try FLTaskFrame(task: ProtocolSamples.flTask, payload: ProtocolSamples.globalPayload)
+        let fixture = try stored("fl-task-frame.bin", writing: try frame.encoded())
+        #expect(fixture == (try frame.encoded()), "fl-task-frame.bin: the frame layout changed")
+        let parsed = try FLTaskFrame(parsing: fixture)
+        #expect(parsed == frame)
+        var tampered = fixture
+        tampered[tampered.count - 1] ^= 1
+        #expect(throws: ProtocolError.self) { try FLTaskFrame(parsing: tampered) }
+    }
+
     /// The fixtures a reader of `docs/protocol.md` sees are the ones the tests pin.
     @Test func everyFixtureIsChecked() throws {
         let names = try FileManager.default.contentsOfDirectory(atPath: Self.directory).sorted()
         #expect(
             names == [
                 "assignment.json", "chunk-frame.bin", "drift.json", "event.json", "feedback.json", "fetch.json",
-                "fl-task.json", "fl-update-frame.bin", "fl-update-header.json", "group-broadcast.json", "status.json",
+                "fl-task-frame.bin", "fl-task.json", "fl-update-frame.bin", "fl-update-header.json", "group-broadcast.json", "status.json",
                 "telemetry.json",
             ])
     }

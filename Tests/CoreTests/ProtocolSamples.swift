@@ -57,16 +57,24 @@ enum ProtocolSamples {
         expiresAt: time + 86_400_000, allowDowngrade: false, keyId: "3f9a0c7e21b45d68")
 
     static let flTask = FLTask(
-        id: "task-0001", time: time, roundId: "round-0004", modelName: model, baseVersion: "1.2.0", basePackageId: packageId,
+        id: "task-0001", time: time, roundId: "round-0004", roundNumber: 3, kind: "fit", modelName: model,
+        baseVersion: "1.2.0", basePackageId: packageId,
         deadline: time + 1_800_000, localEpochs: 2, batchSize: 32, learningRate: 0.0625, optimizer: "sgd",
-        proximalMu: 0.25, clipNorm: 1.5, encoding: "int8", topKFraction: nil, minExamples: 20, maxTrainingSeconds: 120)
+        proximalMu: 0.25, clipNorm: 1.5, encoding: "int8", topKFraction: nil, minExamples: 20, maxTrainingSeconds: 120,
+        layoutDigest: layoutDigest, globalEncoding: "float16", globalSize: globalPayload.count,
+        globalSha256: PackageDigest.sha256(globalPayload))
+
+    static let layoutDigest = PackageDigest.sha256(Array("fc1.weight:64x64;fc1.bias:64;".utf8))
+
+    static let globalPayload: [UInt8] = (0..<96).map { UInt8(($0 * 11 + 5) & 0xFF) }
 
     static let updatePayload: [UInt8] = (0..<64).map { UInt8(($0 * 37) & 0xFF) }
 
     static let flUpdateHeader = FLUpdateHeader(
-        id: "update-0001", time: time, roundId: "round-0004", taskId: "task-0001", modelName: model, baseVersion: "1.2.0",
-        examples: 180, epochs: 2, encoding: "int8", payloadSize: updatePayload.count,
-        payloadSha256: PackageDigest.sha256(updatePayload), keyId: "device-pi-7")
+        id: "update-0001", time: time, roundId: "round-0004", roundNumber: 3, taskId: "task-0001", modelName: model,
+        baseVersion: "1.2.0", examples: 180, epochs: 2, encoding: "int8", payloadSize: updatePayload.count,
+        payloadSha256: PackageDigest.sha256(updatePayload), keyId: "device-pi-7", layoutDigest: layoutDigest,
+        evalExamples: 45, evalCorrect: 41, evalLossMicros: 312_500, trainLossMicros: 201_250, trainMillis: 840)
 
     static let broadcast = GroupBroadcast(
         id: "bcast-0002", time: time, kind: .roundOpened, modelName: model, modelVersion: "1.2.0", roundId: "round-0004",

@@ -178,6 +178,81 @@ public struct FLUpdateFrame: Sendable, Equatable {
     }
 }
 
+/// A federated-learning task on `devices/{id}/fl/task`: the `FLTask` (JSON) and the encoded
+/// global parameters it pins by size and SHA-256.
+///
+/// Layout, little-endian: magic `SFLT` (4), frame version (u8, 1), reserved (u8 and u16, 0),
+/// task length (u32), payload length (u32), the task's JSON, the payload. Parsing checks the
+/// lengths exactly, validates the task, and checks the payload against it.
+public struct FLTaskFrame: Sendable, Equatable {
+    /// The frame version this build writes and reads.
+    public static let version: UInt8 = 1
+    static let magic: [UInt8] = Array("SFLT".utf8)
+
+    /// The task.
+    public var task: FLTask
+    /// The encoded global parameters.
+    public var payload: [UInt8]
+
+    /// A frame; throws `invalidValue` if the payload's size or SHA-256 differs from the task's.
+    public init(task: FLTask, payload: [UInt8]) throws(ProtocolError) {
+        try Self.check(task, payload)
+        self.task = task
+        self.payload = payload
+    }
+
+    /// The frame's bytes.
+    public func encoded() throws(ProtocolError) -> [UInt8] {
+        let head = try MessageCodec.encode(task)
+        var out = Self.magic
+        out.reserveCapacity(16 + head.count + payload.count)
+        out.append(Self.version)
+        out.append(0)
+        out.appendLittleEndian(UInt16(0))
+        out.appendLittleEndian(UInt32(head.count))
+        out.appendLittleEndian(UInt32(payload.count))
+        out.append(contentsOf: head)
+        out.append(contentsOf: payload)
+        return out
+    }
+
+    /// Parses and validates a frame; payloads over `maxPayload` bytes are `tooLarge`.
+    public init(parsing bytes: [UInt8], maxPayload: Int = FLUpdateFrame.maxPayloadBytes) throws(ProtocolError) {
+        var reader = FrameReader(bytes: bytes, what: "FL task frame")
+        try reader.expectMagic(Self.magic)
+        try reader.expectVersion(Self.version)
+        guard try reader.u8() == 0, try reader.u16() == 0 else { throw reader.fail("has reserved bits set") }
+        let headerLength = Int(try reader.u32())
+        let payloadLength = Int(try reader.u32())
+        guard headerLength <= FLUpdateFrame.maxHeaderBytes else {
+            throw ProtocolError(.tooLarge, "FL task is \(headerLength) bytes; the limit is \(FLUpdateFrame.maxHeaderBytes)")
+        }
+        guard payloadLength <= maxPayload else {
+            throw ProtocolError(.tooLarge, "FL task payload is \(payloadLength) bytes; the limit is \(maxPayload)")
+        }
+        let head = Array(try reader.take(headerLength))
+        let payload = Array(try reader.take(payloadLength))
+        try reader.expectEnd()
+        task = try MessageCodec.decode(FLTask.self, from: head)
+        do {
+            try Self.check(task, payload)
+        } catch {
+            throw ProtocolError(.invalidFrame, error.message)
+        }
+        self.payload = payload
+    }
+
+    private static func check(_ task: FLTask, _ payload: [UInt8]) throws(ProtocolError) {
+        guard task.globalSize == payload.count else {
+            throw ProtocolError(
+                .invalidValue, "FL task payload is \(payload.count) bytes; the task says \(task.globalSize)")
+        }
+        guard PackageDigest.sha256(payload) == task.globalSha256 else {
+            throw ProtocolError(.invalidValue, "FL task payload does not match the SHA-256 in the task")
+        }
+    }
+}
+
 /// A bounds-checked little-endian reader over a received frame; never traps.
 private struct FrameReader {
     let bytes: [UInt8]
