@@ -32,6 +32,12 @@ extension ConfigSchema {
             .init(key: "bundle.configDirectory", kind: .path, defaultValue: "/etc/starling", help: "Where a bundle's files live on the device."),
             .init(key: "bundle.dataDirectory", kind: .path, defaultValue: "/var/lib/starling", help: "The agent's data directory on the device."),
             .init(key: "rollouts.tickSeconds", kind: .number(0.05...3600), defaultValue: "5", help: "How often active rollouts are evaluated."),
+            .init(
+                key: "rounds.tickSeconds", kind: .number(0.05...3600), defaultValue: "0.25",
+                help: "How often running federated rounds are checked for quorum and deadlines."),
+            .init(
+                key: "rounds.maxRetries", kind: .integer(0...100), defaultValue: "3",
+                help: "How many times an iteration with too few answers opens again before its round fails."),
             .init(key: "transfer.concurrentPublishes", kind: .integer(1...1024), defaultValue: "16",
                   help: "Package chunks published at once (bounds the hub's transfer memory and rate)."),
             .init(key: "transfer.maxQueuedPerDevice", kind: .integer(1...1_000_000), defaultValue: "4096",
@@ -74,6 +80,8 @@ extension HubConfiguration {
             dataDirectory: reader.text("bundle.dataDirectory")!)
         configuration.fleet = fleet
         configuration.rollouts.tickInterval = .milliseconds(Int64((reader.number("rollouts.tickSeconds")! * 1000).rounded()))
+        configuration.rounds.tickInterval = .milliseconds(Int64((reader.number("rounds.tickSeconds")! * 1000).rounded()))
+        configuration.rounds.maxRetries = reader.integer("rounds.maxRetries")!
         configuration.transfer.concurrentPublishes = reader.integer("transfer.concurrentPublishes")!
         configuration.transfer.maxQueuedPerDevice = reader.integer("transfer.maxQueuedPerDevice")!
         configuration.transfer.maxBytesPerSecond = reader.integer("transfer.maxBytesPerSecond")

@@ -28,6 +28,8 @@ public struct HubConfiguration: Sendable {
     public var mqtt: HubMQTTSettings?
     /// How often rollouts are evaluated.
     public var rollouts: RolloutRunner.Settings
+    /// How federated rounds are driven.
+    public var rounds: RoundRunner.Settings
     /// How package chunks are served to devices.
     public var transfer: ChunkServer.Configuration
     /// Milliseconds since the Unix epoch; injected so tests control time.
@@ -51,6 +53,7 @@ public struct HubConfiguration: Sendable {
         fleet = FleetSettings(dataDirectory: dataDirectory)
         mqtt = nil
         rollouts = RolloutRunner.Settings()
+        rounds = RoundRunner.Settings()
         transfer = ChunkServer.Configuration()
     }
 

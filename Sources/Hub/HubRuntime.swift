@@ -42,7 +42,8 @@ public enum HubRuntime {
             messaging = []
         }
         let rollouts = services.rollouts
-        let tasks = messaging + [Task { await rollouts.run() }]
+        let rounds = services.rounds
+        let tasks = messaging + [Task { await rollouts.run() }, Task { await rounds.run() }]
         do {
             try await HubAPI.serve(services: services, logger: logger, onListening: onListening)
         } catch {
@@ -75,10 +76,12 @@ public enum HubRuntime {
         _ services: HubServices, transport: any MessageTransport, onNote: @escaping @Sendable (String) -> Void
     ) async throws -> [Task<Void, Never>] {
         guard let server = services.chunkServer else { return [] }
-        let filters = FleetMonitor.filters + [server.configuration.filter]
+        let filters = FleetMonitor.filters + [server.configuration.filter, Self.updateFilter]
         await subscribe(filters, transport: transport, onNote: onNote)
         let (fleetMessages, fleetSink) = AsyncStream.makeStream(of: Message.self)
         let (fetchMessages, fetchSink) = AsyncStream.makeStream(of: Message.self)
+        let (updateMessages, updateSink) = AsyncStream.makeStream(of: Message.self)
+        let rounds = services.rounds
         let messages = transport.messages
         let events = transport.events
         let monitor = services.monitor
@@ -87,11 +90,16 @@ public enum HubRuntime {
                 for await message in messages {
                     switch try? Topic(parsing: message.topic) {
                     case .fetch?: fetchSink.yield(message)
+                    case .flUpdate?: updateSink.yield(message)
                     default: fleetSink.yield(message)
                     }
                 }
                 fleetSink.finish()
                 fetchSink.finish()
+                updateSink.finish()
+            },
+            Task {
+                for await message in updateMessages { await rounds.handle(message) }
             },
             Task {
                 for await message in fleetMessages { await monitor.handle(message) }
@@ -111,6 +119,9 @@ public enum HubRuntime {
             },
         ]
     }
+
+    /// Every device's federated updates.
+    static let updateFilter = "\(Topic.root)/devices/+/fl/update"
 
     private static func subscribe(
         _ filters: [String], transport: any MessageTransport, onNote: @Sendable (String) -> Void

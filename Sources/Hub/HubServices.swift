@@ -23,6 +23,8 @@ public final class HubServices: Sendable {
     public let monitor: FleetMonitor
     /// Rollouts: created, commanded and driven.
     public let rollouts: RolloutRunner
+    /// Federated rounds: started, driven, registered.
+    public let rounds: RoundRunner
     /// The packages served to devices in chunks.
     public let catalog: PackageFileCatalog
     /// The hub's Prometheus metrics (HTTP requests, fleet ingest).
@@ -83,6 +85,8 @@ public final class HubServices: Sendable {
         rollouts = RolloutRunner(
             store: store, registry: registry, monitor: monitor, publisher: AssignmentPublisher(key: key, now: now),
             transport: transport, catalog: catalog, artifacts: artifacts, settings: configuration.rollouts, now: now)
+        rounds = RoundRunner(
+            store: store, registry: registry, monitor: monitor, transport: transport, settings: configuration.rounds, now: now)
     }
 
     /// Closes the database.

@@ -12,7 +12,7 @@ struct FleetCommand: AsyncParsableCommand {
 struct FleetEnroll: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "enroll",
-        abstract: "Enrol a device and write its bundle (agent.json, mqtt-password, trust.json) into a directory.",
+        abstract: "Enrol a device and write its bundle (agent.json, mqtt-password, trust.json, device.key) into a directory.",
         discussion: "The device's MQTT password is in the bundle and in no other place: the hub keeps only its hash.")
 
     @OptionGroup var hub: HubOptions
@@ -34,7 +34,7 @@ struct FleetEnroll: AsyncParsableCommand {
     var force = false
 
     /// The files a bundle has; checked before enrolling so a password is never generated for nothing.
-    static let bundleFiles = ["agent.json", "mqtt-password", "trust.json"]
+    static let bundleFiles = ["agent.json", "mqtt-password", "trust.json", "device.key"]
 
     func validate() throws {
         _ = try HubArguments.labels(labels)
@@ -95,7 +95,7 @@ struct FleetEnroll: AsyncParsableCommand {
             }
             let text = files[name]!.string ?? HubOutput.json(files[name]!) + "\n"
             let path = directory + "/" + name
-            try FileIO.writeAtomically(Array(text.utf8), to: path, mode: name == "mqtt-password" ? 0o600 : 0o644)
+            try FileIO.writeAtomically(Array(text.utf8), to: path, mode: ["mqtt-password", "device.key"].contains(name) ? 0o600 : 0o644)
             paths[name] = path
         }
         return paths

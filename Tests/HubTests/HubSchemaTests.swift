@@ -20,6 +20,7 @@ struct HubSchemaTests {
         "011-rollouts",
         "012-rollout-events",
         "013-datasets",
+        "014-federated-rounds",
     ]
 
     @Test("the migration list is append-only: the shipped names are its prefix, in order")

@@ -20,8 +20,10 @@ struct MosquittoLimitsTests {
         })
         try await withBroker(options) { broker in
             var config = broker.clientConfiguration("slow-\(generated)")
-            // The consumer reads nothing for a while: the network thread pauses after 10.
-            config.inboundBuffer = InboundBufferPolicy(messages: 10, bytes: 1 << 20, maxStall: .seconds(60))
+            // The consumer reads nothing until the burst is acknowledged: the network thread pauses
+            // after 10 and stays paused however long the publishing takes on a loaded machine
+            // (a stall limit shorter than the burst let the defaults case drain everything).
+            config.inboundBuffer = InboundBufferPolicy(messages: 10, bytes: 1 << 20, maxStall: .seconds(900))
             let slow = try broker.transport(config)
             try await slow.connect()
             try await slow.subscribe("burst", qos: .atLeastOnce)

@@ -68,13 +68,17 @@ public struct SigningKey: Sendable {
 
     /// Writes the key to `path` with mode 0600 (atomically; the file is never readable by others).
     public func write(to path: String) throws(ArtifactError) {
-        let file = File(
-            algorithm: "ed25519", keyId: keyId, name: name, privateKey: PackageDigest.hex(privateKey.rawRepresentation))
         do {
-            try FileIO.writeAtomically(try KeyFiles.encode(file), to: path, mode: 0o600)
+            try FileIO.writeAtomically(try fileBytes(), to: path, mode: 0o600)
         } catch {
             throw ArtifactError.io(error)
         }
+    }
+
+    /// The key file's bytes, as `write(to:)` writes them (secret: keep them mode 0600).
+    public func fileBytes() throws(ModelError) -> [UInt8] {
+        try KeyFiles.encode(
+            File(algorithm: "ed25519", keyId: keyId, name: name, privateKey: PackageDigest.hex(privateKey.rawRepresentation)))
     }
 
     /// Reads a key file written by `write(to:)`, refusing one that group or others can access.

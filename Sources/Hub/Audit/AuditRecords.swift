@@ -40,6 +40,10 @@ public enum AuditAction: String, Sendable, Codable, CaseIterable {
     case rolloutStateChanged = "rollout.state"
     /// A dataset was uploaded (or replaced).
     case datasetPut = "dataset.put"
+    /// A federated round was started.
+    case roundCreated = "round.created"
+    /// A federated round ended (completed, failed or cancelled).
+    case roundStatusChanged = "round.status"
 }
 
 /// Who made a change and when: every write to the store carries one, and the audit row the
@@ -116,6 +120,8 @@ public enum AuditTarget {
     public static func group(_ name: String) -> String { "group/\(name)" }
     /// `rollout/<id>`.
     public static func rollout(_ id: String) -> String { "rollout/\(id)" }
+    /// `round/<id>`.
+    public static func round(_ id: String) -> String { "round/\(id)" }
     /// `dataset/<name>`.
     public static func dataset(_ name: String) -> String { "dataset/\(name)" }
 }

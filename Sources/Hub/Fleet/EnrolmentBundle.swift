@@ -42,6 +42,8 @@ public struct EnrolmentBundle: Sendable, Equatable {
             public var id: String
             /// `device.groups` (the groups the device matched at enrolment), absent when none.
             public var groups: [String]?
+            /// The device's signing key file (federated updates).
+            public var keyFile: String?
         }
         /// `profile`.
         public struct ProfileSection: Sendable, Equatable, Codable {
@@ -90,6 +92,8 @@ public struct EnrolmentBundle: Sendable, Equatable {
     public static let passwordFileName = "mqtt-password"
     /// The trust ring file's name.
     public static let trustFileName = "trust.json"
+    /// The device signing key file's name.
+    public static let deviceKeyFileName = "device.key"
 
     /// The device id.
     public var device: String
@@ -99,18 +103,24 @@ public struct EnrolmentBundle: Sendable, Equatable {
     public var password: String
     /// The hub's public keys.
     public var trustRing: [TrustedKey]
+    /// The device's signing key file (`SigningKey` JSON, secret): shown once, like the password.
+    public var deviceKey: [UInt8]
 
     /// The bundle for `device` enrolled with `password`, member of `groups`.
     public init(
-        device: Device, password: String, groups: [String], trustRing: [TrustedKey], settings: BundleSettings
+        device: Device, password: String, groups: [String], trustRing: [TrustedKey], settings: BundleSettings,
+        deviceKey: [UInt8] = []
     ) {
         self.device = device.id
         self.password = password
         self.trustRing = trustRing
+        self.deviceKey = deviceKey
         let directory =
             settings.configDirectory.hasSuffix("/") ? String(settings.configDirectory.dropLast()) : settings.configDirectory
         agent = AgentFile(
-            device: .init(id: device.id, groups: groups.isEmpty ? nil : groups.sorted()),
+            device: .init(
+                id: device.id, groups: groups.isEmpty ? nil : groups.sorted(),
+                keyFile: deviceKey.isEmpty ? nil : "\(directory)/\(Self.deviceKeyFileName)"),
             dataDirectory: settings.dataDirectory,
             profile: .init(name: device.profile),
             trust: .init(ringFile: "\(directory)/\(Self.trustFileName)"),
@@ -135,13 +145,16 @@ public struct EnrolmentBundle: Sendable, Equatable {
             var agent: AgentFile
             var password: String
             var trust: [String: [TrustedKey]]
+            var key: JSONValue?
             enum CodingKeys: String, CodingKey {
                 case agent = "agent.json"
                 case password = "mqtt-password"
                 case trust = "trust.json"
+                case key = "device.key"
             }
         }
-        return try Self.json(Document(agent: agent, password: password, trust: ["keys": trustRing]))
+        let key = deviceKey.isEmpty ? nil : try JSONDecoder().decode(JSONValue.self, from: Data(deviceKey))
+        return try Self.json(Document(agent: agent, password: password, trust: ["keys": trustRing], key: key))
     }
 
     /// Writes the three files into `directory` (created with mode 0700 when missing).
@@ -151,6 +164,9 @@ public struct EnrolmentBundle: Sendable, Equatable {
             try FileIO.writeAtomically(try agentJSON(), to: "\(directory)/\(Self.agentFileName)", mode: 0o644)
             try FileIO.writeAtomically(Array(password.utf8), to: "\(directory)/\(Self.passwordFileName)", mode: 0o600)
             try FileIO.writeAtomically(try trustJSON(), to: "\(directory)/\(Self.trustFileName)", mode: 0o644)
+            if !deviceKey.isEmpty {
+                try FileIO.writeAtomically(deviceKey, to: "\(directory)/\(Self.deviceKeyFileName)", mode: 0o600)
+            }
         } catch {
             throw FleetError(.bundleFailed, "cannot write the enrolment bundle to '\(directory)'", underlying: error)
         }

@@ -26,11 +26,14 @@ public struct Device: Sendable, Equatable, Codable {
     public var decommissionedAt: Int64?
     /// Who decommissioned it, if anyone did.
     public var decommissionedBy: String?
+    /// The raw Ed25519 public key (hex) the device signs federated updates with; issued at
+    /// enrolment (nil for devices enrolled before the hub issued keys).
+    public var signingKey: String?
 
     /// A device record.
     public init(
         id: String, labels: [String: String], profile: String, state: DeviceState, enrolledAt: Int64, enrolledBy: String,
-        decommissionedAt: Int64? = nil, decommissionedBy: String? = nil
+        decommissionedAt: Int64? = nil, decommissionedBy: String? = nil, signingKey: String? = nil
     ) {
         self.id = id
         self.labels = labels
@@ -40,6 +43,7 @@ public struct Device: Sendable, Equatable, Codable {
         self.enrolledBy = enrolledBy
         self.decommissionedAt = decommissionedAt
         self.decommissionedBy = decommissionedBy
+        self.signingKey = signingKey
     }
 }
 

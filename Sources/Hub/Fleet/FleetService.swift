@@ -52,8 +52,11 @@ public struct FleetService: Sendable {
                 .invalidArgument, "the firmware profile '\(profile)' must follow the identifier rules (A-Z a-z 0-9 . _ - :)")
         }
         let time = now()
+        // The device's own key for federated updates; the hub keeps only the public half.
+        let key = SigningKey.generate(name: id)
         let device = Device(
-            id: id, labels: labels, profile: profile, state: .enrolled, enrolledAt: time, enrolledBy: principal.subject)
+            id: id, labels: labels, profile: profile, state: .enrolled, enrolledAt: time, enrolledBy: principal.subject,
+            signingKey: PackageDigest.hex(key.privateKey.publicKey.rawRepresentation))
         let password = Self.generatePassword()
         try await store.enrollDevice(
             device, passwordHash: MosquittoPasswordFile.hash(password),
@@ -61,7 +64,8 @@ public struct FleetService: Sendable {
         let groups = try BrokerAccounts.membership(devices: [device], groups: try await store.groups())[id] ?? []
         try await syncAfterChange("device '\(id)' is enrolled")
         return EnrolmentBundle(
-            device: device, password: password, groups: groups, trustRing: trustRing, settings: settings ?? bundleSettings)
+            device: device, password: password, groups: groups, trustRing: trustRing, settings: settings ?? bundleSettings,
+            deviceKey: try key.fileBytes())
     }
 
     /// Revokes a device's credentials and reloads the broker: its next connection is refused

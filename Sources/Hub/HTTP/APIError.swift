@@ -55,6 +55,8 @@ enum ErrorMapping {
             return (HTTPResponse.Status(code: error.httpStatus), ErrorBody(code: error.code.rawValue, message: error.message))
         case let error as RolloutError:
             return (HTTPResponse.Status(code: error.httpStatus), ErrorBody(code: error.code.rawValue, message: error.message))
+        case let error as RoundError:
+            return (HTTPResponse.Status(code: error.httpStatus), ErrorBody(code: error.code.rawValue, message: error.message))
         case let error as AuthError:
             return (HTTPResponse.Status(code: error.httpStatus), ErrorBody(code: error.code.rawValue, message: error.message))
         case let error as HubStoreError:

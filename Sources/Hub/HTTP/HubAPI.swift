@@ -78,6 +78,11 @@ public enum HubAPI {
         Route(.post, prefix + "/rollouts/{id}/pause") { try await $0.commandRollout($1, $2, .pause) },
         Route(.post, prefix + "/rollouts/{id}/resume") { try await $0.commandRollout($1, $2, .resume) },
         Route(.post, prefix + "/rollouts/{id}/abort") { try await $0.commandRollout($1, $2, .abort) },
+        // Federated rounds
+        Route(.get, prefix + "/rounds") { try await $0.listRounds($1, $2) },
+        Route(.post, prefix + "/rounds") { try await $0.startRound($1, $2) },
+        Route(.get, prefix + "/rounds/{id}") { try await $0.getRound($1, $2) },
+        Route(.post, prefix + "/rounds/{id}/cancel") { try await $0.cancelRound($1, $2) },
         // Tokens and audit
         Route(.get, prefix + "/tokens") { try await $0.listTokens($1, $2) },
         Route(.post, prefix + "/tokens") { try await $0.createToken($1, $2) },

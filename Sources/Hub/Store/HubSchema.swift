@@ -22,6 +22,7 @@ enum HubSchema {
         ("011-rollouts", createRollouts),
         ("012-rollout-events", createRolloutEvents),
         ("013-datasets", createDatasets),
+        ("014-federated-rounds", createFederatedRounds),
     ]
 
     /// A migrator with every migration registered.

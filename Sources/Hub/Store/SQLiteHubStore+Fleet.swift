@@ -12,15 +12,16 @@ extension SQLiteHubStore: FleetStore {
             }
             try db.execute(
                 sql: """
-                    INSERT INTO devices (id, labels, profile, state, password_hash, enrolled_at, enrolled_by)
-                    VALUES (?, ?, ?, 'enrolled', ?, ?, ?)
+                    INSERT INTO devices (id, labels, profile, state, password_hash, enrolled_at, enrolled_by, signing_key)
+                    VALUES (?, ?, ?, 'enrolled', ?, ?, ?, ?)
                     ON CONFLICT (id) DO UPDATE SET labels = excluded.labels, profile = excluded.profile,
                         state = 'enrolled', password_hash = excluded.password_hash, enrolled_at = excluded.enrolled_at,
-                        enrolled_by = excluded.enrolled_by, decommissioned_at = NULL, decommissioned_by = NULL
+                        enrolled_by = excluded.enrolled_by, decommissioned_at = NULL, decommissioned_by = NULL,
+                        signing_key = excluded.signing_key
                     """,
                 arguments: [
                     device.id, try JSONValue.encode(device.labels), device.profile, passwordHash, device.enrolledAt,
-                    device.enrolledBy,
+                    device.enrolledBy, device.signingKey,
                 ])
             let after = try Self.fetchDevice(db, id: device.id)
             try Self.audit(db, change, .deviceEnrolled, AuditTarget.device(device.id), before: before, after: after)
@@ -159,8 +160,8 @@ extension SQLiteHubStore: FleetStore {
         let labels = try JSONDecoder().decode([String: String].self, from: Data(labelsText.utf8))
         return Device(
             id: row["id"], labels: labels, profile: row["profile"], state: state, enrolledAt: row["enrolled_at"],
-            enrolledBy: row["enrolled_by"], decommissionedAt: row["decommissioned_at"], decommissionedBy: row["decommissioned_by"]
-        )
+            enrolledBy: row["enrolled_by"], decommissionedAt: row["decommissioned_at"], decommissionedBy: row["decommissioned_by"],
+            signingKey: row["signing_key"])
     }
 
     static func fetchGroup(_ db: Database, name: String) throws -> DeviceGroup? {
