@@ -38,7 +38,8 @@ test-deps: deps
 ## test: every unit and integration test, plus the dependency rules of the package layout
 test: deps test-deps check-layering
 	$(SWIFT) build --build-tests $(BUILD_FLAGS)
-	$(SWIFT) test --skip-build $(BUILD_FLAGS)
+	SWIFT_BACKTRACE=enable=yes,interactive=no,threads=crashed,registers=none,images=none \
+	  $(SWIFT) test --skip-build $(BUILD_FLAGS)
 
 check-layering: deps
 	@python3 scripts/check_layering.py

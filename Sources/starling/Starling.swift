@@ -9,7 +9,8 @@ struct Starling: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             ModelCommand.self, PackageCommand.self, KeysCommand.self, DeviceCommand.self, RegistryCommand.self,
-            FleetCommand.self, GroupCommand.self, RolloutCommand.self, TokenCommand.self, AuditCommand.self, DatasetCommand.self,
+            FleetCommand.self, GroupCommand.self, RolloutCommand.self, RoundCommand.self, TokenCommand.self, AuditCommand.self,
+            DatasetCommand.self,
         ])
 }
 

@@ -171,8 +171,16 @@ struct FleetServiceTests {
             let key = try SigningKey.read(path: f.hub.services.configuration.signingKeyPath)
             #expect(ring.keys == [key.publicKey])
 
+            // The device's own signing key: secret on the device, its public half on the hub.
+            let deviceKey = try SigningKey.read(path: directory + "/device.key")
+            let keyMode = try FileManager.default.attributesOfItem(atPath: directory + "/device.key")[.posixPermissions] as? Int
+            #expect(keyMode == 0o600)
+            let stored = try #require(try await f.hub.services.fleet.device(id: bundle.device, by: HubFixture.alice)?.signingKey)
+            #expect(stored == PackageDigest.hex(deviceKey.privateKey.publicKey.rawRepresentation))
+            #expect(bundle.agent.device.keyFile?.hasSuffix("/device.key") == true)
+
             let document = try JSONSerialization.jsonObject(with: Data(try bundle.document())) as! [String: Any]
-            #expect(Set(document.keys) == ["agent.json", "mqtt-password", "trust.json"])
+            #expect(Set(document.keys) == ["agent.json", "mqtt-password", "trust.json", "device.key"])
             #expect(document["mqtt-password"] as? String == bundle.password)
         }
     }

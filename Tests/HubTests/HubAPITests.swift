@@ -95,6 +95,8 @@ struct HubAPITests {
         "POST /api/v1/rollouts/{id}/pause": ("/api/v1/rollouts/abc/pause", nil, nil),
         "POST /api/v1/rollouts/{id}/resume": ("/api/v1/rollouts/abc/resume", nil, nil),
         "POST /api/v1/rollouts/{id}/abort": ("/api/v1/rollouts/abc/abort", #"{"reason":"x"}"#, nil),
+        "POST /api/v1/rounds": ("/api/v1/rounds", #"{"model":"digits"}"#, nil),
+        "POST /api/v1/rounds/{id}/cancel": ("/api/v1/rounds/abc/cancel", #"{"reason":"x"}"#, nil),
     ]
 
     @Test func everyMutatingRouteIsCovered() {
