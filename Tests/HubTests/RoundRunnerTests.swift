@@ -213,6 +213,11 @@ struct RoundRunnerTests {
             #expect(worst <= 1e-5, "the registered weights differ from the weighted mean by \(worst)")
             let counters = await services.rounds.counters
             #expect(counters.accepted == 12 && counters.rejected["late"] == 1 && counters.rejected["badSignature"] == 2)
+            let metrics = await FleetAggregates.exposition(services)
+            #expect(metrics.contains("starling_hub_rounds{status=\"completed\"} 1\n"))
+            #expect(metrics.contains("starling_hub_fl_updates{outcome=\"accepted\"} 12\n"))
+            #expect(metrics.contains("starling_hub_fl_updates{outcome=\"badSignature\"} 2\n"))
+            #expect(metrics.contains("starling_hub_fl_iterations 3\n"))
         }
     }
 

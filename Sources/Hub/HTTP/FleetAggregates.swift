@@ -48,6 +48,26 @@ enum FleetAggregates {
         family(
             "starling_hub_rollouts", "gauge", "Rollouts by state.",
             states.keys.sorted().map { ("{state=\"\($0)\"}", Double(states[$0]!)) })
+        var roundStates = Dictionary(uniqueKeysWithValues: RoundStatus.allCases.map { ($0.rawValue, 0) })
+        if let rounds = try? await services.rounds.list() {
+            for round in rounds { roundStates[round.status.rawValue, default: 0] += 1 }
+        }
+        family(
+            "starling_hub_rounds", "gauge", "Federated rounds by status.",
+            roundStates.keys.sorted().map { ("{status=\"\($0)\"}", Double(roundStates[$0]!)) })
+        let fl = await services.rounds.counters
+        var updates = Dictionary(uniqueKeysWithValues: UpdateRejection.allCases.map { ($0.rawValue, 0) })
+        for (reason, count) in fl.rejected { updates[reason, default: 0] += count }
+        family(
+            "starling_hub_fl_updates", "counter", "Federated updates since the hub started, by outcome (accepted or the refusal's reason).",
+            [("{outcome=\"accepted\"}", Double(fl.accepted))]
+                + updates.keys.sorted().map { ("{outcome=\"\($0)\"}", Double(updates[$0]!)) })
+        family(
+            "starling_hub_fl_bytes", "counter", "Federated bytes since the hub started: task frames sent, update payloads received.",
+            [("{direction=\"down\"}", Double(fl.bytesDown)), ("{direction=\"up\"}", Double(fl.bytesUp))])
+        family(
+            "starling_hub_fl_iterations", "counter", "Federated iterations closed since the hub started.",
+            [("", Double(fl.iterations))])
         if let server = services.chunkServer {
             let statistics = await server.statistics
             family(
