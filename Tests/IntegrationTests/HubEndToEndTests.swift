@@ -103,7 +103,10 @@ struct HubEndToEndTests {
             let files = try #require(body["files"] as? [String: String])
             let bundle = "\(directory)/\(id)"
             try FileManager.default.createDirectory(atPath: bundle, withIntermediateDirectories: true)
-            for (name, text) in files { try writeText(text, to: "\(bundle)/\(name)") }
+            for (name, text) in files {
+                try FileIO.writeAtomically(
+                    Array(text.utf8), to: "\(bundle)/\(name)", mode: ["device.key", "mqtt-password"].contains(name) ? 0o600 : 0o644)
+            }
             let agent = try AgentProcess([
                 "run", "--config", "\(bundle)/agent.json", "--set", "dataDirectory=\(bundle)/data", "--set", "http.port=0",
                 "--set", "trust.ringFile=\(bundle)/trust.json", "--set", "mqtt.passwordFile=\(bundle)/mqtt-password",

@@ -31,11 +31,14 @@ extension APIHandlers {
         guard let device = try await fleet.device(id: body.id, by: caller) else {
             throw APIError.invalidRequest("device '\(body.id)' vanished while enrolling")
         }
-        let files = [
+        var files = [
             EnrolmentBundle.agentFileName: String(decoding: try bundle.agentJSON(), as: UTF8.self),
             EnrolmentBundle.passwordFileName: bundle.password,
             EnrolmentBundle.trustFileName: String(decoding: try bundle.trustJSON(), as: UTF8.self),
         ]
+        if !bundle.deviceKey.isEmpty {
+            files[EnrolmentBundle.deviceKeyFileName] = String(decoding: bundle.deviceKey, as: UTF8.self)
+        }
         return try JSONBody.response(APITypes.Enrolment(device: device, files: files), status: .created)
     }
 
