@@ -19,12 +19,15 @@ public enum AggregationMath {
         }
     }
 
-    /// Whether every value is finite (an integer max over exponent bits, which vectorises).
+    /// Whether every value is finite. An all-ones exponent plus one carries into the sign bit;
+    /// OR-ing those bits is a reduction that vectorises even on baseline SSE2.
     public static func allFinite(_ values: [Float]) -> Bool {
         values.withUnsafeBufferPointer { buffer in
-            var high: UInt32 = 0
-            for v in buffer { high = max(high, v.bitPattern & 0x7F80_0000) }
-            return high != 0x7F80_0000
+            buffer.withMemoryRebound(to: UInt32.self) { bits in
+                var carry: UInt32 = 0
+                for b in bits { carry |= (b & 0x7F80_0000) &+ 0x0080_0000 }
+                return carry & 0x8000_0000 == 0
+            }
         }
     }
 

@@ -42,7 +42,7 @@ struct StreamingRound: Sendable {
         guard try reader.bool() else { return round }
         round.global = try reader.floats()
         round.sum = try WeightedSum.read(from: &reader)
-        guard round.sum.sum.count == round.global.count else {
+        guard round.sum.parameters == round.global.count else {
             throw FederationError(.malformed, "strategy snapshot: the partial sum and the global differ in length")
         }
         round.isOpen = true

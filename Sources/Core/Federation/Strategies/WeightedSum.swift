@@ -1,9 +1,13 @@
 /// A running example-weighted sum of deltas, the whole state of a linear strategy's open round:
-/// O(parameters) memory however many updates arrive. Sums are kept in Double so the order in
-/// which updates arrive changes the result only in the last bits.
+/// O(parameters) memory however many updates arrive. Updates are summed in Float in blocks of
+/// `blockSize` (four values per SIMD lane instead of two), and each block is folded into a
+/// Double total, so rounding error grows with the block, not with the number of clients.
 public struct WeightedSum: Sendable, Equatable {
-    /// Σ weightᵢ · deltaᵢ, per parameter.
-    public private(set) var sum: [Double]
+    /// Updates summed in Float before the block is folded into the Double total.
+    public static let blockSize = 32
+    private var total: [Double]
+    private var block: [Float]
+    private var pending = 0
     /// Σ weightᵢ.
     public private(set) var totalWeight: Double = 0
     /// Updates added.
@@ -11,57 +15,74 @@ public struct WeightedSum: Sendable, Equatable {
 
     /// An empty sum over `parameters` values.
     public init(parameters: Int) {
-        sum = [Double](repeating: 0, count: parameters)
+        total = [Double](repeating: 0, count: parameters)
+        block = [Float](repeating: 0, count: parameters)
     }
 
-    /// Adds `delta` with `weight`; `delta` must have `sum.count` values (checked by the caller).
+    /// Values summed.
+    public var parameters: Int { total.count }
+
+    /// Adds `delta` with `weight`; `delta` must have `parameters` values (checked by the caller).
     public mutating func add(_ delta: [Float], weight: Double) {
-        precondition(delta.count == sum.count, "WeightedSum.add: length mismatch")
+        precondition(delta.count == total.count, "WeightedSum.add: length mismatch")
+        let w = Float(weight)
         delta.withUnsafeBufferPointer { d in
-            sum.withUnsafeMutableBufferPointer { s in Self.accumulate(d, into: s, weight: weight) }
+            block.withUnsafeMutableBufferPointer { b in
+                guard let dp = d.baseAddress, let bp = b.baseAddress else { return }
+                for i in 0..<d.count { bp[i] += w * dp[i] }
+            }
         }
+        pending += 1
+        if pending == Self.blockSize { fold() }
         totalWeight += weight
         count += 1
     }
 
-    /// s += w · d, the hot loop of every linear strategy (vectorised by the compiler).
-    @inline(__always)
-    static func accumulate(_ d: UnsafeBufferPointer<Float>, into s: UnsafeMutableBufferPointer<Double>, weight w: Double) {
-        guard var dp = d.baseAddress, var sp = s.baseAddress else { return }
-        var n = d.count
-        while n >= 8 {
-            sp[0] += w * Double(dp[0]); sp[1] += w * Double(dp[1])
-            sp[2] += w * Double(dp[2]); sp[3] += w * Double(dp[3])
-            sp[4] += w * Double(dp[4]); sp[5] += w * Double(dp[5])
-            sp[6] += w * Double(dp[6]); sp[7] += w * Double(dp[7])
-            dp += 8; sp += 8; n -= 8
+    private mutating func fold() {
+        block.withUnsafeMutableBufferPointer { b in
+            total.withUnsafeMutableBufferPointer { t in
+                guard let bp = b.baseAddress, let tp = t.baseAddress else { return }
+                for i in 0..<b.count {
+                    tp[i] += Double(bp[i])
+                    bp[i] = 0
+                }
+            }
         }
-        for i in 0..<n { sp[i] += w * Double(dp[i]) }
+        pending = 0
+    }
+
+    /// Σ weightᵢ · deltaᵢ, per parameter.
+    public func sum() -> [Double] {
+        (0..<total.count).map { total[$0] + Double(block[$0]) }
     }
 
     /// The weighted mean, or nil when nothing (or only zero weight) was added.
     public func mean() -> [Double]? {
         guard totalWeight > 0 else { return nil }
         let scale = 1 / totalWeight
-        return sum.map { $0 * scale }
-    }
-
-    /// Restores a sum read from a snapshot.
-    init(sum: [Double], totalWeight: Double, count: Int) {
-        self.sum = sum
-        self.totalWeight = totalWeight
-        self.count = count
+        return (0..<total.count).map { (total[$0] + Double(block[$0])) * scale }
     }
 }
 
 extension WeightedSum {
     func write(to writer: inout SnapshotWriter) {
-        writer.doubles(sum)
+        writer.doubles(total)
+        writer.floats(block)
+        writer.int(pending)
         writer.double(totalWeight)
         writer.int(count)
     }
 
     static func read(from reader: inout SnapshotReader) throws(FederationError) -> WeightedSum {
-        WeightedSum(sum: try reader.doubles(), totalWeight: try reader.double(), count: try reader.int())
+        var sum = WeightedSum(parameters: 0)
+        sum.total = try reader.doubles()
+        sum.block = try reader.floats()
+        sum.pending = try reader.int()
+        sum.totalWeight = try reader.double()
+        sum.count = try reader.int()
+        guard sum.block.count == sum.total.count, (0..<blockSize).contains(sum.pending) else {
+            throw FederationError(.malformed, "strategy snapshot: inconsistent partial sum")
+        }
+        return sum
     }
 }
