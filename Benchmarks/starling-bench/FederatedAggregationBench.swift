@@ -65,7 +65,8 @@ struct FederatedAggregationBench {
         var checksum: Double
 
         enum CodingKeys: String, CodingKey {
-            case section, side, updates, parameters, seconds, checksum, cpuSeconds = "cpu_seconds", medianCPUSeconds = "median_cpu_s"
+            case section, side, updates, parameters, seconds, checksum, cpuSeconds = "cpu_seconds", medianCPUSeconds =
+                "median_cpu_s"
             case medianSeconds = "median_s", peakAboveBaselineMB = "peak_above_baseline_mb", modelMB = "model_mb"
         }
     }

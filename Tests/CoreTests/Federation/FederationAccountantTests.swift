@@ -32,7 +32,9 @@ import Testing
         var accountant = RDPAccountant()
         accountant.compose(noiseMultiplier: c.noiseMultiplier, samplingRate: c.samplingRate, steps: c.steps)
         let (epsilon, order) = accountant.epsilon(delta: c.delta)
-        #expect(abs(epsilon - c.epsilon) <= 1e-6 * c.epsilon, "q \(c.samplingRate) σ \(c.noiseMultiplier): ε \(epsilon) vs \(c.epsilon)")
+        #expect(
+            abs(epsilon - c.epsilon) <= 1e-6 * c.epsilon,
+            "q \(c.samplingRate) σ \(c.noiseMultiplier): ε \(epsilon) vs \(c.epsilon)")
         #expect(order == c.order)
     }
 

@@ -52,7 +52,7 @@ import Testing
     }
 
     @Test func strategiesRefuseBadUpdates() throws {
-        var strategies: [any AggregationStrategy] = [FedAvg(), try FedAdam(), FedMedian(), try Krum(numMaliciousClients: 1)]
+        var strategies: [any AggregationStrategy] = try [FedAvg(), FedAdam(), FedMedian(), Krum(numMaliciousClients: 1)]
         for i in strategies.indices {
             try strategies[i].beginRound(global: [0, 0, 0])
             let wrongLength = #expect(throws: FederationError.self) {

@@ -51,8 +51,9 @@ import Testing
     }
 
     @Test func noiseHasFlowersStandardDeviation() throws {
-        let reference = try JSONSerialization.jsonObject(
-            with: Data(contentsOf: URL(fileURLWithPath: StrategyFixture.directory + "dp_noise.json"))) as! [String: Any]
+        let reference =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: URL(fileURLWithPath: StrategyFixture.directory + "dp_noise.json"))) as! [String: Any]
         let formula = reference["formula_std"] as! Double
         let parameters = 200_000
         var dp = try FixedClippingDP(wrapping: FedAvg(), noiseMultiplier: 1, clippingNorm: 0.5, numSampledClients: 6, seed: 5)
@@ -67,7 +68,8 @@ import Testing
         #expect(abs(mean) < 5 * formula / Double(parameters).squareRoot())
         // Same seed, same noise; another seed, other noise.
         func firstNoise(seed: UInt64) throws -> [Float] {
-            var s = try FixedClippingDP(wrapping: FedAvg(), noiseMultiplier: 1, clippingNorm: 0.5, numSampledClients: 6, seed: seed)
+            var s = try FixedClippingDP(
+                wrapping: FedAvg(), noiseMultiplier: 1, clippingNorm: 0.5, numSampledClients: 6, seed: seed)
             try s.beginRound(global: [0, 0, 0])
             try s.add(ClientUpdate(client: "a", delta: [0, 0, 0], examples: 1))
             return try s.finishRound()
@@ -77,8 +79,9 @@ import Testing
     }
 
     @Test func adaptiveNoiseSplitMatchesFlower() throws {
-        let reference = try JSONSerialization.jsonObject(
-            with: Data(contentsOf: URL(fileURLWithPath: StrategyFixture.directory + "dp_noise.json"))) as! [String: Any]
+        let reference =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: URL(fileURLWithPath: StrategyFixture.directory + "dp_noise.json"))) as! [String: Any]
         let adaptive = reference["adaptive"] as! [String: Any]
         let dp = try AdaptiveClippingDP(wrapping: FedAvg(), noiseMultiplier: 1, numSampledClients: 40)
         #expect(abs(dp.clippedCountStddev - (adaptive["clipped_count_stddev"] as! Double)) < 1e-12)

@@ -42,7 +42,8 @@ public struct FixedClippingDP: AggregationStrategy {
 
     /// The standard deviation of the noise added to each parameter.
     public var noiseStandardDeviation: Double {
-        GaussianNoise.standardDeviation(noiseMultiplier: noiseMultiplier, clippingNorm: clippingNorm, sampledClients: numSampledClients)
+        GaussianNoise.standardDeviation(
+            noiseMultiplier: noiseMultiplier, clippingNorm: clippingNorm, sampledClients: numSampledClients)
     }
 
     /// Updates added since `beginRound`.

@@ -49,7 +49,9 @@ public struct PrivacyConfiguration: Codable, Sendable, Equatable {
     public func wrap(_ inner: any AggregationStrategy) throws(FederationError) -> any AggregationStrategy {
         switch clipping {
         case .fixed:
-            guard let clippingNorm else { throw FederationError(.invalidArgument, "clipping_norm is required for fixed clipping") }
+            guard let clippingNorm else {
+                throw FederationError(.invalidArgument, "clipping_norm is required for fixed clipping")
+            }
             for (key, value) in [
                 ("initial_clipping_norm", initialClippingNorm), ("target_clipped_quantile", targetClippedQuantile),
                 ("clip_norm_lr", clipNormLR), ("clipped_count_stddev", clippedCountStddev),

@@ -8,7 +8,9 @@ public struct FedAdam: AggregationStrategy {
     private var core: FedOpt
 
     /// A FedAdam aggregator with Flower's parameter names (`eta`, `eta_l`, ...) and defaults.
-    public init(eta: Double = 1e-1, etaL: Double = 1e-1, beta1: Double = 0.9, beta2: Double = 0.99, tau: Double = 1e-9) throws(FederationError) {
+    public init(eta: Double = 1e-1, etaL: Double = 1e-1, beta1: Double = 0.9, beta2: Double = 0.99, tau: Double = 1e-9)
+        throws(FederationError)
+    {
         core = try FedOpt(.adam, eta: eta, etaL: etaL, beta1: beta1, beta2: beta2, tau: tau)
     }
 

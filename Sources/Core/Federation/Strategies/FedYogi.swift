@@ -8,7 +8,9 @@ public struct FedYogi: AggregationStrategy {
     private var core: FedOpt
 
     /// A FedYogi aggregator with Flower's parameter names (`eta`, `eta_l`, ...) and defaults.
-    public init(eta: Double = 1e-2, etaL: Double = 0.0316, beta1: Double = 0.9, beta2: Double = 0.99, tau: Double = 1e-3) throws(FederationError) {
+    public init(eta: Double = 1e-2, etaL: Double = 0.0316, beta1: Double = 0.9, beta2: Double = 0.99, tau: Double = 1e-3)
+        throws(FederationError)
+    {
         core = try FedOpt(.yogi, eta: eta, etaL: etaL, beta1: beta1, beta2: beta2, tau: tau)
     }
 

@@ -64,7 +64,8 @@ public struct Krum: AggregationStrategy {
         guard f == numMaliciousClients, keep == numClientsToKeep else {
             throw FederationError(
                 .invalidArgument,
-                "the snapshot was taken with num_malicious_clients = \(f), num_clients_to_keep = \(keep); this strategy has \(numMaliciousClients), \(numClientsToKeep)")
+                "the snapshot was taken with num_malicious_clients = \(f), num_clients_to_keep = \(keep); this strategy has \(numMaliciousClients), \(numClientsToKeep)"
+            )
         }
         let round = try r.int()
         let open = try KeptRound.read(from: &r)

@@ -39,7 +39,8 @@ extension StrategyConfiguration {
         self.init(name: name)
         for (flag, key) in Self.doubleKeys { if let v = values[flag] { self[keyPath: key] = try Self.number(v, flag) } }
         for (flag, key) in Self.intKeys { if let v = values[flag] { self[keyPath: key] = try Self.integer(v, flag) } }
-        let privacyFlags = Self.privacyDoubleKeys.map(\.0) + ["--noise-multiplier", "--num-sampled-clients", "--norm-bit", "--dp-seed"]
+        let privacyFlags =
+            Self.privacyDoubleKeys.map(\.0) + ["--noise-multiplier", "--num-sampled-clients", "--norm-bit", "--dp-seed"]
         guard let mode = values["--dp"] else {
             if let flag = privacyFlags.first(where: { values[$0] != nil }) {
                 throw FederationError(.invalidArgument, "\(flag) needs --dp fixed or --dp adaptive")
@@ -70,7 +71,9 @@ extension StrategyConfiguration {
     }
 
     private static func number(_ text: String, _ flag: String) throws(FederationError) -> Double {
-        guard let v = Double(text), v.isFinite else { throw FederationError(.invalidArgument, "\(flag) must be a number, got \(text)") }
+        guard let v = Double(text), v.isFinite else {
+            throw FederationError(.invalidArgument, "\(flag) must be a number, got \(text)")
+        }
         return v
     }
 

@@ -66,7 +66,8 @@ public struct StrategyConfiguration: Codable, Sendable, Equatable {
             return try FedAdam(eta: eta ?? 1e-1, etaL: etaL ?? 1e-1, beta1: beta1 ?? 0.9, beta2: beta2 ?? 0.99, tau: tau ?? 1e-9)
         case "fedyogi":
             try allow(["eta", "eta_l", "beta_1", "beta_2", "tau"])
-            return try FedYogi(eta: eta ?? 1e-2, etaL: etaL ?? 0.0316, beta1: beta1 ?? 0.9, beta2: beta2 ?? 0.99, tau: tau ?? 1e-3)
+            return try FedYogi(
+                eta: eta ?? 1e-2, etaL: etaL ?? 0.0316, beta1: beta1 ?? 0.9, beta2: beta2 ?? 0.99, tau: tau ?? 1e-3)
         case "fedadagrad":
             try allow(["eta", "eta_l", "tau"])
             return try FedAdagrad(eta: eta ?? 1e-1, etaL: etaL ?? 1e-1, tau: tau ?? 1e-9)
