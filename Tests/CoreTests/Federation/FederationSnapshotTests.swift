@@ -63,6 +63,24 @@ import Testing
         #expect(straight[0] != Self.initial && straight[1] != straight[2])
     }
 
+    /// Streaming sums fold a Float block into Double every `WeightedSum.blockSize` updates; a
+    /// restart inside a block must fold at the same update as an uninterrupted run.
+    @Test func resumesInsideAFloatBlock() throws {
+        let updates = randomUpdates(count: 2 * WeightedSum.blockSize + 5, parameters: 200, seed: 7)
+        let global = [Float](repeating: 0.25, count: 200)
+        var straight = FedAvg()
+        try straight.beginRound(global: global)
+        for u in updates { try straight.add(u) }
+        let expected = try straight.finishRound()
+        var first = FedAvg()
+        try first.beginRound(global: global)
+        for u in updates.prefix(WeightedSum.blockSize / 2 + 3) { try first.add(u) }
+        var resumed = FedAvg()
+        try resumed.restore(first.snapshot())
+        for u in updates.dropFirst(WeightedSum.blockSize / 2 + 3) { try resumed.add(u) }
+        #expect(try resumed.finishRound().map(\.bitPattern) == expected.map(\.bitPattern))
+    }
+
     @Test func refusesAnotherStrategysSnapshot() throws {
         let adam = try Self.make(#"{"name":"fedadam"}"#)
         var yogi = try Self.make(#"{"name":"fedyogi"}"#)
