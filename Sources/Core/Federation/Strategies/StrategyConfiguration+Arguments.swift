@@ -10,19 +10,25 @@ extension StrategyConfiguration {
         ] + doubleKeys.map(\.0) + intKeys.map(\.0) + privacyDoubleKeys.map(\.0)
             + ["--noise-multiplier", "--num-sampled-clients", "--norm-bit"])
 
-    private static let doubleKeys: [(String, WritableKeyPath<StrategyConfiguration, Double?>)] = [
-        ("--proximal-mu", \.proximalMu), ("--server-learning-rate", \.serverLearningRate),
-        ("--server-momentum", \.serverMomentum), ("--eta", \.eta), ("--eta-l", \.etaL), ("--beta-1", \.beta1),
-        ("--beta-2", \.beta2), ("--tau", \.tau), ("--beta", \.beta),
-    ]
-    private static let intKeys: [(String, WritableKeyPath<StrategyConfiguration, Int?>)] = [
-        ("--num-malicious-clients", \.numMaliciousClients), ("--num-clients-to-keep", \.numClientsToKeep),
-    ]
-    private static let privacyDoubleKeys: [(String, WritableKeyPath<PrivacyConfiguration, Double?>)] = [
-        ("--clipping-norm", \.clippingNorm), ("--initial-clipping-norm", \.initialClippingNorm),
-        ("--target-clipped-quantile", \.targetClippedQuantile), ("--clip-norm-lr", \.clipNormLR),
-        ("--clipped-count-stddev", \.clippedCountStddev),
-    ]
+    private static var doubleKeys: [(String, WritableKeyPath<StrategyConfiguration, Double?>)] {
+        [
+            ("--proximal-mu", \.proximalMu), ("--server-learning-rate", \.serverLearningRate),
+            ("--server-momentum", \.serverMomentum), ("--eta", \.eta), ("--eta-l", \.etaL), ("--beta-1", \.beta1),
+            ("--beta-2", \.beta2), ("--tau", \.tau), ("--beta", \.beta),
+        ]
+    }
+    private static var intKeys: [(String, WritableKeyPath<StrategyConfiguration, Int?>)] {
+        [
+            ("--num-malicious-clients", \.numMaliciousClients), ("--num-clients-to-keep", \.numClientsToKeep),
+        ]
+    }
+    private static var privacyDoubleKeys: [(String, WritableKeyPath<PrivacyConfiguration, Double?>)] {
+        [
+            ("--clipping-norm", \.clippingNorm), ("--initial-clipping-norm", \.initialClippingNorm),
+            ("--target-clipped-quantile", \.targetClippedQuantile), ("--clip-norm-lr", \.clipNormLR),
+            ("--clipped-count-stddev", \.clippedCountStddev),
+        ]
+    }
 
     /// Parses `arguments`, pairs of a flag from `flags` and its value; `--strategy` is required.
     public init(arguments: [String]) throws(FederationError) {
