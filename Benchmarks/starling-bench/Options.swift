@@ -19,7 +19,8 @@ struct Options {
         usage: starling-bench --case NAME --model FILE.onnx --batch N [--threads T] [--backend auto|NAME]
                               [--warmup-ms MS] [--round-ms MS] [--rounds R] [--budget-ms MS]
                starling-bench --list-backends
-               starling-bench package ... | starling-bench sizes ...   (see --help of each)
+               starling-bench package ... | starling-bench sizes ... | starling-bench aggregate ...
+                              (see --help of each)
         Imports the ONNX model, times it like Benchmarks/ort/bench_ort.py, checks its output against
         ONNX Runtime's (FILE.check.in.bin / .check.out.bin when present) and prints one JSON line.
         """

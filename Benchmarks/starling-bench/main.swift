@@ -64,7 +64,22 @@ func benchmark(_ options: Options) throws -> Result {
 }
 
 let arguments = Array(CommandLine.arguments.dropFirst())
-// Modes: `package` (PackageBench.swift), `sizes` (PackageSizes.swift); otherwise the ORT counterpart.
+// Modes: `package` (PackageBench.swift), `sizes` (PackageSizes.swift), `aggregate`
+// (FederatedAggregationBench.swift); otherwise the ORT counterpart.
+if arguments.first == "aggregate" {
+    let rest = Array(arguments.dropFirst())
+    if rest.contains("--help") {
+        print(FederatedAggregationBench.usage)
+        exit(0)
+    }
+    do {
+        try FederatedAggregationBench(parsing: rest).run()
+    } catch {
+        FileHandle.standardError.write(Data("starling-bench aggregate: \(error)\n".utf8))
+        exit(1)
+    }
+    exit(0)
+}
 if let mode = arguments.first, mode == "package" || mode == "sizes" {
     let rest = Array(arguments.dropFirst())
     if rest.isEmpty || rest.contains("--help") {

@@ -1,0 +1,90 @@
+import Core
+import Testing
+
+/// The pure aggregation functions on hand-checked inputs, and the refusals every strategy shares.
+@Suite struct FederationMathTests {
+    @Test func medianOfOddAndEvenCounts() {
+        #expect(AggregationMath.coordinateMedian([[1, 10], [3, -2], [2, 5]]) == [2, 5])
+        #expect(AggregationMath.coordinateMedian([[1, 10], [3, -2], [2, 5], [100, 0]]) == [2.5, 2.5])
+    }
+
+    @Test func trimmedMeanDropsBothEnds() {
+        let columns: [[Float]] = [[1], [2], [3], [4], [100]]
+        // beta 0.2 of 5 cuts one from each end: mean(2, 3, 4).
+        #expect(AggregationMath.trimmedMean(columns, beta: 0.2) == [3])
+        // beta 0.1 of 5 cuts nothing.
+        #expect(AggregationMath.trimmedMean(columns, beta: 0.1) == [22])
+    }
+
+    @Test func krumScoresAndSelection() {
+        let vectors: [[Float]] = [[0, 0], [1, 0], [0, 1], [10, 10]]
+        let d = AggregationMath.squaredDistances(vectors)
+        #expect(d[0][1] == 1 && d[1][2] == 2 && d[3][0] == 200 && d[2][2] == 0)
+        // n − f − 2 = 4 − 1 − 2 = 1 nearest neighbour.
+        let scores = AggregationMath.krumScores(distances: d, malicious: 1)
+        #expect(scores == [1, 1, 1, 181])
+        #expect(AggregationMath.krumSelection(scores: scores, keep: 0) == [0])
+        #expect(Set(AggregationMath.krumSelection(scores: scores, keep: 3)) == [0, 1, 2])
+    }
+
+    @Test func clippingScalesOnlyAboveTheBound() {
+        let (small, clippedSmall) = AggregationMath.clipped([0.3, 0.4], to: 1)
+        #expect(small == [0.3, 0.4] && !clippedSmall)
+        let (big, clippedBig) = AggregationMath.clipped([3, 4], to: 1)
+        #expect(clippedBig && abs(AggregationMath.l2Norm(big) - 1) < 1e-6 && abs(big[0] - 0.6) < 1e-6)
+    }
+
+    @Test func weightedMeanWeighsByExamples() {
+        let mean = AggregationMath.weightedMean([[1, 0], [4, 3]], weights: [2, 1])
+        #expect(mean == [2, 1])
+    }
+
+    @Test func momentumStepFollowsHeavyBall() {
+        var global: [Float] = [1, 1]
+        var momentum: [Float] = []
+        AggregationMath.momentumStep(
+            global: &global, mean: [0.5, -1], momentum: &momentum, firstRound: true, learningRate: 0.1, momentum: 0.9)
+        #expect(momentum == [-0.5, 1])
+        #expect(abs(global[0] - 1.05) < 1e-6 && abs(global[1] - 0.9) < 1e-6)
+        AggregationMath.momentumStep(
+            global: &global, mean: [0.5, -1], momentum: &momentum, firstRound: false, learningRate: 0.1, momentum: 0.9)
+        #expect(abs(momentum[0] - -0.95) < 1e-6 && abs(momentum[1] - 1.9) < 1e-6)
+    }
+
+    @Test func strategiesRefuseBadUpdates() throws {
+        var strategies: [any AggregationStrategy] = try [FedAvg(), FedAdam(), FedMedian(), Krum(numMaliciousClients: 1)]
+        for i in strategies.indices {
+            try strategies[i].beginRound(global: [0, 0, 0])
+            let wrongLength = #expect(throws: FederationError.self) {
+                try strategies[i].add(ClientUpdate(client: "a", delta: [1, 2], examples: 3))
+            }
+            #expect(wrongLength?.code == .shapeMismatch)
+            let noExamples = #expect(throws: FederationError.self) {
+                try strategies[i].add(ClientUpdate(client: "a", delta: [1, 2, 3], examples: 0))
+            }
+            #expect(noExamples?.code == .invalidArgument)
+            for bad in [Float.nan, .infinity, -.infinity] {
+                let nonFinite = #expect(throws: FederationError.self) {
+                    try strategies[i].add(ClientUpdate(client: "a", delta: [1, bad, 3], examples: 3))
+                }
+                #expect(nonFinite?.code == .nonFinite)
+            }
+            #expect(strategies[i].updateCount == 0)
+            let empty = #expect(throws: FederationError.self) { _ = try strategies[i].finishRound() }
+            #expect(empty?.code == .notEnoughUpdates)
+        }
+    }
+
+    @Test func multiKrumNeedsEnoughUpdates() throws {
+        var krum = try Krum(numMaliciousClients: 0, numClientsToKeep: 3)
+        try krum.beginRound(global: [0])
+        try krum.add(ClientUpdate(client: "a", delta: [1], examples: 1))
+        try krum.add(ClientUpdate(client: "b", delta: [2], examples: 1))
+        #expect(throws: FederationError.self) { _ = try krum.finishRound() }
+    }
+
+    @Test func addBeforeBeginRoundIsRefused() {
+        var avg = FedAvg()
+        #expect(throws: FederationError.self) { try avg.add(ClientUpdate(client: "a", delta: [1], examples: 1)) }
+    }
+}
