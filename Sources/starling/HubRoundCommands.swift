@@ -28,7 +28,7 @@ struct RoundStart: AsyncParsableCommand {
     var select: String?
     @Option(help: "The aggregation strategy (fedavg, fedprox, ...).")
     var strategy: String?
-    @Option(help: "A strategy parameter NAME=VALUE, e.g. serverLearningRate=1; repeat for several.")
+    @Option(help: "A strategy parameter by its Flower name, NAME=VALUE, e.g. server_momentum=0.9 or beta=0.2; repeat for several.")
     var strategyOption: [String] = []
     @Option(help: "Accepted updates an iteration needs at its deadline (default 2).")
     var minClients: Int?

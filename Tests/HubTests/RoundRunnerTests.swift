@@ -294,13 +294,17 @@ struct RoundRunnerTests {
             await #expect(throws: RoundError.self) { try await services.rounds.start(RoundRequest(model: "nope"), by: HubFixture.alice) }
             for mutate in [
                 { (r: inout RoundRequest) in r.lr = -1 }, { $0.encoding = "zip" }, { $0.fraction = 2 }, { $0.deadline = "soon" },
-                { $0.strategy = "fedmagic" }, { $0.fromVersion = "9.9.9" },
+                { $0.strategy = "fedmagic" }, { $0.fromVersion = "9.9.9" }, { $0.strategyOptions = ["eta": 0.1] },
+                { $0.strategy = "fedtrimmedavg"; $0.strategyOptions = ["beta": 0.7] }, { $0.strategy = "fedprox" },
             ] {
                 var request = RoundRequest(model: Self.model)
                 mutate(&request)
                 await #expect(throws: RoundError.self) { try await services.rounds.start(request, by: HubFixture.alice) }
             }
-            _ = try await services.rounds.start(RoundRequest(model: Self.model), by: HubFixture.alice)
+            var adam = RoundRequest(model: Self.model)
+            adam.strategy = "fedadam"
+            adam.strategyOptions = ["eta": 0.05, "beta_1": 0.9]
+            _ = try await services.rounds.start(adam, by: HubFixture.alice)
             await #expect(throws: RoundError.self) { try await services.rounds.start(RoundRequest(model: Self.model), by: HubFixture.alice) }
         }
     }

@@ -1,4 +1,5 @@
 import Core
+import Foundation
 
 /// A federated round as an operator asks for it (`starling round start`, `POST /api/v1/rounds`):
 /// everything as written, checked by `RoundRunner.start`.
@@ -19,8 +20,11 @@ public struct RoundRequest: Sendable, Equatable, Codable {
     public var deadline: String?
     /// The strategy: `fedavg`, `fedprox`, ... (see `StrategyFactory`).
     public var strategy: String?
-    /// The strategy's parameters by name (`serverLearningRate`, `momentum`, `beta`, ...).
+    /// The strategy's parameters by Flower's names (`server_learning_rate`, `server_momentum`,
+    /// `eta`, `beta`, `num_malicious_clients`, ...).
     public var strategyOptions: [String: Double]?
+    /// Central differential privacy around the strategy (fixed or adaptive clipping, noise).
+    public var privacy: PrivacyConfiguration?
     /// Local epochs per iteration.
     public var localEpochs: Int?
     /// Local batch size.
@@ -75,7 +79,7 @@ public struct RoundRequest: Sendable, Equatable, Codable {
     public func settings() throws(RoundError) -> RoundSettings {
         let s = RoundSettings(
             localEpochs: localEpochs ?? 2, batchSize: batchSize ?? 32, learningRate: lr ?? 0.1, optimizer: optimizer ?? "sgd",
-            proximalMu: mu, clipNorm: clipNorm, upEncoding: encoding ?? "float32", topKFraction: topK,
+            proximalMu: mu ?? strategyOptions?["proximal_mu"], clipNorm: clipNorm, upEncoding: encoding ?? "float32", topKFraction: topK,
             downEncoding: downEncoding ?? "float32", minExamples: minExamples ?? 1, maxTrainingSeconds: maxTrainingSeconds,
             normBound: normBound)
         do {
@@ -111,7 +115,7 @@ public struct RoundRequest: Sendable, Equatable, Codable {
         if let version, SemanticVersion(version) == nil {
             throw RoundError(.invalidRequest, "version '\(version)' is not a semantic version like 1.3.0")
         }
-        _ = try StrategyFactory.make(strategy ?? Defaults.strategy, options: strategyOptions ?? [:], mu: mu)
+        _ = try StrategyFactory.make(strategy ?? Defaults.strategy, options: strategyOptions ?? [:], mu: mu, privacy: privacy)
     }
 
     /// `30s`, `5m`, `2h`, `1d` or plain milliseconds, in milliseconds.
@@ -128,15 +132,38 @@ public struct RoundRequest: Sendable, Equatable, Codable {
 }
 
 /// Builds aggregation strategies from their names and parameters, for requests and for resuming
-/// a stored round.
+/// a stored round: Core's `StrategyConfiguration` with Flower's parameter names.
 public enum StrategyFactory {
+    /// The configuration for strategy `name` with `options` (Flower's names: `server_learning_rate`,
+    /// `eta`, `beta`, ...), `mu` (the request's FedProx μ) and central DP `privacy`.
+    public static func configuration(
+        _ name: String, options: [String: Double], mu: Double?, privacy: PrivacyConfiguration? = nil
+    ) throws(RoundError) -> StrategyConfiguration {
+        var object: [String: Any] = ["name": name]
+        for (key, value) in options {
+            object[key] = ["num_malicious_clients", "num_clients_to_keep"].contains(key) ? Int(value) as Any : value
+        }
+        if name == "fedprox", object["proximal_mu"] == nil, let mu { object["proximal_mu"] = mu }
+        var configuration: StrategyConfiguration
+        do {
+            let data = try JSONSerialization.data(withJSONObject: object)
+            configuration = try JSONDecoder().decode(StrategyConfiguration.self, from: data)
+        } catch {
+            throw RoundError(.invalidRequest, "the strategy options do not parse: \(error)")
+        }
+        configuration.privacy = privacy
+        return configuration
+    }
+
     /// The strategy `name` with `options`; `mu` is the request's FedProx μ.
-    public static func make(_ name: String, options: [String: Double], mu: Double?) throws(RoundError) -> any AggregationStrategy {
-        switch name {
-        case "fedavg", "fedprox":
-            return FedAvg()
-        default:
-            throw RoundError(.invalidRequest, "unknown strategy '\(name)'")
+    public static func make(
+        _ name: String, options: [String: Double], mu: Double?, privacy: PrivacyConfiguration? = nil
+    ) throws(RoundError) -> any AggregationStrategy {
+        let configuration = try configuration(name, options: options, mu: mu, privacy: privacy)
+        do {
+            return try configuration.makeStrategy()
+        } catch {
+            throw RoundError(.invalidRequest, error.message)
         }
     }
 }

@@ -100,7 +100,8 @@ public actor RoundRunner {
         let layout = ParameterLayout(graph: model.graph)
         guard layout.count > 0 else { throw RoundError(.invalidRequest, "'\(request.model)' \(base.version) has no trainable parameters") }
         let strategy = try StrategyFactory.make(
-            request.strategy ?? RoundRequest.Defaults.strategy, options: request.strategyOptions ?? [:], mu: request.mu)
+            request.strategy ?? RoundRequest.Defaults.strategy, options: request.strategyOptions ?? [:], mu: request.mu,
+            privacy: request.privacy)
         let id = "fl-" + Self.randomHex(5)
         let coordinator: RoundCoordinator
         do {
@@ -177,7 +178,7 @@ public actor RoundRunner {
                 guard let state = try await store.roundState(id: record.id) else { continue }
                 let strategy = try StrategyFactory.make(
                     record.request.strategy ?? RoundRequest.Defaults.strategy, options: record.request.strategyOptions ?? [:],
-                    mu: record.request.mu)
+                    mu: record.request.mu, privacy: record.request.privacy)
                 let coordinator = try RoundCoordinator(restoring: state, strategy: strategy)
                 let bytes = try await registry.modelFileBytes(model: record.model, version: SemanticVersion(record.baseVersion)!)
                 var entry = Live(record: record, coordinator: coordinator, base: try ModelFile.decode(bytes))
