@@ -84,6 +84,10 @@ public actor RoundRunner {
     /// eligible now; else the runner keeps trying until the first deadline).
     public func start(_ request: RoundRequest, by principal: Principal) async throws -> RoundView {
         try principal.require(.operator)
+        var request = request
+        // DP noise must not be predictable: a secret seed per round, kept with the round so a
+        // restarted hub adds the same noise.
+        if request.privacy != nil, request.privacy?.seed == nil { request.privacy?.seed = UInt64.random(in: 1...UInt64.max) }
         try request.validate()
         for active in try await store.rounds(activeOnly: true) where active.model == request.model {
             throw RoundError(.conflict, "round '\(active.id)' of '\(request.model)' is still running; cancel it or wait")
