@@ -304,7 +304,12 @@ struct RoundRunnerTests {
             var adam = RoundRequest(model: Self.model)
             adam.strategy = "fedadam"
             adam.strategyOptions = ["eta": 0.05, "beta_1": 0.9]
-            _ = try await services.rounds.start(adam, by: HubFixture.alice)
+            adam.privacy = PrivacyConfiguration(clipping: .fixed, noiseMultiplier: 0.5, numSampledClients: 4, clippingNorm: 1)
+            let started = try await services.rounds.start(adam, by: HubFixture.alice)
+            // The noise seed is drawn, kept, and never shown.
+            #expect(started.record.request.privacy != nil && started.record.request.privacy?.seed == nil)
+            let stored = try #require(try await SQLiteHubStore(services.database).round(id: started.record.id))
+            #expect(stored.request.privacy?.seed != nil)
             await #expect(throws: RoundError.self) { try await services.rounds.start(RoundRequest(model: Self.model), by: HubFixture.alice) }
         }
     }

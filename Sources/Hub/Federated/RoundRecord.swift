@@ -69,3 +69,13 @@ public struct RoundRecord: Sendable, Equatable, Codable {
     /// When it last changed.
     public var updatedAt: Int64
 }
+
+extension RoundRecord {
+    /// The record as the API shows it: without the DP noise seed (knowing it would let anyone
+    /// subtract the noise).
+    public var redacted: RoundRecord {
+        var copy = self
+        copy.request.privacy?.seed = nil
+        return copy
+    }
+}

@@ -153,14 +153,14 @@ public actor RoundRunner {
         guard let record = try await store.round(id: id) else { throw RoundError(.notFound, "there is no round '\(id)'") }
         let open = live[id]?.coordinator.iteration
         return RoundView(
-            record: record,
+            record: record.redacted,
             open: open.map { RoundView.Open(number: $0.number, kind: $0.kind, selected: $0.selected.count, answered: $0.answered.count, deadline: $0.deadline) },
             events: try await store.roundEvents(id: id, limit: settings.eventLimit))
     }
 
-    /// Rounds, newest first.
+    /// Rounds, newest first (redacted for the API).
     public func list(activeOnly: Bool = false) async throws -> [RoundRecord] {
-        try await store.rounds(activeOnly: activeOnly)
+        try await store.rounds(activeOnly: activeOnly).map(\.redacted)
     }
 
     // MARK: - Driving
