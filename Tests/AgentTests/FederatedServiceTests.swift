@@ -254,4 +254,28 @@ struct FederatedServiceTests {
             #expect(try await bench.queuedUpdates().isEmpty)
         }
     }
+
+    @Test("serving keeps answering while a long training runs; the epochs are capped to the time budget")
+    func servingDuringTraining() async throws {
+        var policy = FederatedBench.policy
+        policy.maxSeconds = 1
+        try await withFederatedBench(policy: policy) { bench in
+            try await bench.addLabelledPredictions(300)
+            await bench.service.receive(try bench.taskFrame(epochs: 10_000))
+            try await pollUntil("training starts") { try await bench.sync.store.federatedRound("task-1")?.status == "training" }
+            let served = try bench.registry.model("digits")
+            let input = InferenceTensor(
+                name: ModelBuilder.inputName, datatype: .fp32, shape: [1, 64], values: .numbers(OIPFixtures.pixels(rows: 1)))
+            var answered = 0
+            while try await bench.sync.store.federatedRound("task-1")?.status == "training" {
+                let result = try await served.infer([input])
+                #expect(result.rows == 1)
+                answered += 1
+            }
+            await bench.service.waitForTasks()
+            #expect(answered > 0)
+            let update = try #require(try await bench.queuedUpdates().first)
+            #expect((1..<10_000).contains(update.header.unverified.epochs))
+        }
+    }
 }
