@@ -80,51 +80,6 @@ public actor FederatedService {
         self.log = log
     }
 
-    // MARK: - Recovery
-
-    /// Recovers from a restart: a task found `accepted` or `training` was interrupted and is
-    /// reported failed (never trained twice); a queued update past its deadline leaves the outbox.
-    public func recover() async {
-        let rounds = (try? await store.federatedRounds()) ?? []
-        for row in rounds {
-            guard var record = FederatedTaskRecord.decode(row.state) else { continue }
-            switch record.status {
-            case .accepted, .training:
-                if let id = record.updateId, (try? await store.isInOutbox(id)) == true {
-                    record.status = .queued
-                    await save(record)
-                    continue
-                }
-                record.status = .failed
-                record.reason = "interrupted by an agent restart"
-                await save(record)
-                metrics?.failed.increment()
-                await report(record, phase: .failed, error: .trainingFailed, reason: record.reason)
-            case .queued, .skipped, .failed, .expired:
-                break
-            }
-        }
-        await dropExpiredUpdates()
-        try? await store.pruneFederatedRounds(keeping: Self.retainedRounds)
-    }
-
-    /// Removes queued updates whose deadline has passed from the outbox (call on reconnection:
-    /// the hub would ignore them).
-    public func dropExpiredUpdates() async {
-        let now = wallClock()
-        for row in (try? await store.federatedRounds(status: FederatedTaskRecord.Status.queued.rawValue)) ?? [] {
-            guard var record = FederatedTaskRecord.decode(row.state), record.deadline <= now, let id = record.updateId else {
-                continue
-            }
-            // Already acknowledged rows are gone from the outbox: only a dropped one expires.
-            guard (try? await store.discardOutboxMessage(id)) == true else { continue }
-            record.status = .expired
-            record.reason = "the update was not sent before the deadline"
-            await save(record)
-            log("federated: \(record.taskId): update dropped, deadline passed")
-        }
-    }
-
     // MARK: - Tasks
 
     /// Handles the bytes of a message on `devices/{id}/fl/task`. Returns at once; the task runs
@@ -277,62 +232,5 @@ public actor FederatedService {
         if let accuracy = outcome.evaluation?.accuracy { summary += ", global accuracy \(Int((accuracy * 100).rounded())) %" }
         log("federated: \(record.taskId): update queued (\(summary))")
         await report(record, phase: .finished, version: version, reason: summary)
-    }
-
-    // MARK: - Outcomes
-
-    private func skip(_ record: inout FederatedTaskRecord, _ reason: String, version: String?) async {
-        record.status = .skipped
-        record.reason = reason
-        await save(record)
-        metrics?.skipped.increment()
-        log("federated: \(record.taskId) skipped: \(reason)")
-        await report(record, phase: .skipped, version: version, reason: reason)
-    }
-
-    private func fail(_ record: inout FederatedTaskRecord, _ reason: String, version: String?) async {
-        record.status = .failed
-        record.reason = reason
-        await save(record)
-        metrics?.failed.increment()
-        log("federated: \(record.taskId) failed: \(reason)")
-        await report(record, phase: .failed, error: .trainingFailed, version: version, reason: reason)
-    }
-
-    private func save(_ record: FederatedTaskRecord) async {
-        let row = FederatedRoundState(
-            roundID: record.taskId, status: record.status.rawValue, updated: wallClock(), state: record.json())
-        do {
-            try await store.saveFederatedRound(row)
-        } catch {
-            log("federated: cannot save the state of task \(record.taskId): \(error.message)")
-        }
-    }
-
-    /// Puts a `federated` event in the outbox, as every device event travels.
-    private func report(
-        _ record: FederatedTaskRecord, phase: DeviceEvent.Phase, error: DeviceEvent.ErrorKind? = nil, version: String? = nil,
-        reason: String?
-    ) async {
-        let event = DeviceEvent(
-            id: store.configuration.makeMessageID("fl-event"), time: wallClock(), kind: .federated, phase: phase, error: error,
-            reason: reason.map { String(decoding: $0.utf8.prefix(512), as: UTF8.self) },
-            modelName: try? ModelName(record.modelName), modelVersion: version.flatMap(AgentSession.sendable),
-            rolloutId: record.roundId)
-        do {
-            try await store.enqueue(event, kind: .event, on: .events(device))
-        } catch {
-            log("federated: cannot keep the \(phase.rawValue) event: \(error.message)")
-        }
-    }
-
-    /// A fixed shuffling seed per task (FNV-1a of its id), so a task trains the same way twice.
-    static func seed(_ id: String) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in id.utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x100_0000_01b3
-        }
-        return hash
     }
 }
