@@ -258,11 +258,17 @@ struct FederatedServiceTests {
     @Test("serving keeps answering while a long training runs; the epochs are capped to the time budget")
     func servingDuringTraining() async throws {
         var policy = FederatedBench.policy
-        policy.maxSeconds = 1
+        policy.maxSeconds = 2
         try await withFederatedBench(policy: policy) { bench in
             try await bench.addLabelledPredictions(300)
             await bench.service.receive(try bench.taskFrame(epochs: 10_000))
-            try await pollUntil("training starts") { try await bench.sync.store.federatedRound("task-1")?.status == "training" }
+            try await pollUntil("training starts", patience: 600_000) {
+                let round = try await bench.sync.store.federatedRound("task-1")
+                if let round, round.status != "accepted", round.status != "training" {
+                    throw FederatedTestFailure(description: "the task ended \(round.status) before training: \(round.state)")
+                }
+                return round?.status == "training"
+            }
             let served = try bench.registry.model("digits")
             let input = InferenceTensor(
                 name: ModelBuilder.inputName, datatype: .fp32, shape: [1, 64], values: .numbers(OIPFixtures.pixels(rows: 1)))
@@ -278,4 +284,9 @@ struct FederatedServiceTests {
             #expect((1..<10_000).contains(update.header.unverified.epochs))
         }
     }
+}
+
+/// A test precondition that did not hold, with what was found instead.
+struct FederatedTestFailure: Error, CustomStringConvertible {
+    var description: String
 }
