@@ -255,6 +255,27 @@ struct FederatedServiceTests {
         }
     }
 
+    @Test("rows of federated.localDataFile train with the labelled predictions; unknown labels are left out")
+    func localDataFile() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("starling-fl-csv-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var rows = try OIPFixtures.digits.features.selecting(rows: Array(100..<130))
+        var labels = Array(OIPFixtures.digits.labels[100..<130])
+        labels[0] = "not-a-digit"
+        rows = try DataTable(columnNames: rows.columnNames + ["label"], columns: rows.columns + [labels])
+        let path = directory + "/local.csv"
+        try CSV.render(rows).write(toFile: path, atomically: true, encoding: .utf8)
+        try await withFederatedBench(configuration: FederatedConfiguration(localDataFile: path)) { bench in
+            try await bench.addLabelledPredictions(10)
+            await bench.deliver(try bench.taskFrame(minExamples: 35))
+            let update = try #require(try await bench.queuedUpdates().first)
+            let header = try update.header.verified(with: bench.key.privateKey.publicKey)
+            #expect(header.examples == 10 + 29)
+            #expect(header.evalExamples == 39)
+        }
+    }
+
     @Test("serving keeps answering while a long training runs; the epochs are capped to the time budget")
     func servingDuringTraining() async throws {
         var policy = FederatedBench.policy
