@@ -3,7 +3,8 @@
 # MLP: train and sign a digits model, start Mosquitto and an agent (privacy.inputs=full, a
 # device key), label ROWS predictions over its HTTP API, publish a fit task frame (written by the
 # opt-in FederatedTaskFileTests) and wait for the signed update. Prints VmRSS before the task,
-# the peak sampled while training (from /proc every 20 ms), and VmHWM (the whole run's peak).
+# the peak sampled while training (from /proc every 20 ms), VmRSS a second after the update,
+# and VmHWM (the whole run's peak).
 # Usage: scripts/fl-agent-rss.sh BIN_DIR SCRATCH_PATH [ROWS] [EPOCHS]
 set -euo pipefail
 bin="$1"
@@ -80,5 +81,7 @@ while kill -0 "$sub_pid" 2>/dev/null; do
   sleep 0.02
 done
 sub_pid=""
+sleep 1
 grep "federated" "$out/agent.log" || true
-echo "rows=$rows epochs=$epochs VmRSS before the task: ${before} kB; peak VmRSS while answering: ${peak} kB; VmHWM: $(status VmHWM) kB"
+echo "rows=$rows epochs=$epochs VmRSS before the task: ${before} kB; peak VmRSS while answering: ${peak} kB;" \
+  "VmRSS 1 s after: $(status VmRSS) kB; VmHWM: $(status VmHWM) kB"

@@ -123,7 +123,11 @@ public actor FederatedService {
 
     private func handle(_ frame: FLTaskFrame, _ accepted: FederatedTaskRecord) async {
         var record = accepted
-        defer { inProgress.remove(record.taskId) }
+        defer {
+            inProgress.remove(record.taskId)
+            // The training thread's malloc arena keeps what it freed; hand it back to the system.
+            ProcessFootprint.releaseFreedMemory()
+        }
         let task = frame.task
         let name = task.modelName.rawValue
         let version = registry.versions(of: name)?.active
