@@ -105,6 +105,10 @@ public struct AgentConfiguration: Sendable, Equatable {
     public var drift: DriftConfiguration
     /// Signed package files installed at start when their model has no installed version.
     public var bootstrapPackages: [String]
+    /// The device's Ed25519 signing key file (signs federated updates); nil: tasks are declined.
+    public var deviceKeyFile: String?
+    /// Federated-learning participation.
+    public var federated: FederatedConfiguration
 
     /// Loads and validates the configuration from its layers.
     public static func load(
@@ -153,6 +157,10 @@ public struct AgentConfiguration: Sendable, Equatable {
         bootstrapPackages = (reader.text("models.bootstrap") ?? "").split(separator: ",").map {
             String($0.trimmingPrefix(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
         }.filter { !$0.isEmpty }
+        deviceKeyFile = reader.text("device.keyFile")
+        federated = FederatedConfiguration(
+            enabled: reader.boolean("federated.enabled")!, maxExamples: reader.integer("federated.maxExamples")!,
+            localDataFile: reader.text("federated.localDataFile"), niceness: reader.integer("federated.niceness")!)
         try checkCombinations(reader.values)
     }
 

@@ -6,6 +6,7 @@ extension ConfigSchema {
         // MARK: - Device
         Entry(key: "device.id", kind: .identifier, required: true, help: "this device's id (its MQTT client id and topic level)"),
         Entry(key: "device.groups", kind: .identifiers, defaultValue: "", help: "groups the device belongs to (comma-separated)"),
+        Entry(key: "device.keyFile", kind: .path, help: "the device's Ed25519 signing key (device.key of the enrolment bundle); signs federated updates, which are declined without it"),
         Entry(key: "dataDirectory", kind: .path, required: true, help: "where the store, models and downloads live"),
         Entry(key: "profile.name", kind: .identifier, required: true, help: "firmware profile (file NAME.json in profile.directory)"),
         Entry(key: "profile.directory", kind: .path, defaultValue: "/usr/share/starling/firmware-profiles", help: "folder of firmware profiles"),
@@ -37,6 +38,11 @@ extension ConfigSchema {
         Entry(key: "updates.probationSeconds", kind: .integer(0...86_400), defaultValue: "300", help: "how long a new model is watched before it is committed"),
         Entry(key: "updates.maxErrorRateIncrease", kind: .number(0...1), defaultValue: "0.05", help: "probation fails when the error rate rises by more than this"),
         Entry(key: "updates.maxLatencyRatio", kind: .number(1...100), defaultValue: "2", help: "probation fails when p95 latency grows by more than this factor"),
+        // MARK: - Federated learning
+        Entry(key: "federated.enabled", kind: .boolean, defaultValue: "true", help: "answer federated-learning tasks (false: decline each with a skipped event)"),
+        Entry(key: "federated.maxExamples", kind: .integer(1...1_000_000), defaultValue: "5000", help: "most recent labelled predictions used to train and evaluate locally"),
+        Entry(key: "federated.localDataFile", kind: .path, help: "CSV with the model's feature columns and label column, used with the labelled predictions"),
+        Entry(key: "federated.niceness", kind: .integer(0...19), defaultValue: "10", help: "nice value of the training thread, so serving keeps its CPU"),
         // MARK: - Telemetry and storage
         Entry(key: "drift.enabled", kind: .boolean, defaultValue: "true", help: "keep per-feature sketches of inputs and predictions"),
         Entry(key: "drift.windowSeconds", kind: .integer(10...86_400), defaultValue: "300", help: "length of a drift window"),

@@ -21,6 +21,9 @@ public final class InferenceService: Sendable {
     private let configuration: InferenceServiceConfiguration
     private let responder: OIPResponder
     private let tracker = RequestTracker()
+    /// Inference requests being answered now (the federated client trains only when 0, if
+    /// the profile says so).
+    var requestsInFlight: Int { tracker.inFlight }
 
     private struct State {
         var group: MultiThreadedEventLoopGroup?

@@ -8,7 +8,8 @@ extension AgentRuntime {
         let session = try AgentSession(
             transport: transport, store: store,
             configuration: AgentSession.Configuration(
-                device: device, firmwareProfile: profile.name, telemetryInterval: configuration.telemetryInterval),
+                device: device, firmwareProfile: profile.name, telemetryInterval: configuration.telemetryInterval,
+                subscriptions: [Subscription(Topic.assignment(device).name), Subscription(Topic.flTask(device).name)]),
             window: telemetry, sampler: ProcessSampler(dataDirectory: configuration.dataDirectory),
             model: { [registry] in ModelIdentity.active(in: registry) },
             onMessage: { [self] message in route(message) },
@@ -18,18 +19,26 @@ extension AgentRuntime {
     }
 
     /// Routes an inbound message without waiting: assignments through the gate to the update
-    /// runner (in a task of their own, in arrival order), chunk frames to the download in progress.
+    /// runner (in a task of their own, in arrival order), federated tasks to the federated
+    /// client, chunk frames to the download in progress.
     public func route(_ message: Message) {
         if message.topic == Topic.assignment(device).name {
             assignments.yield(message.payload)
+        } else if message.topic == Topic.flTask(device).name, let federated {
+            let payload = message.payload
+            Task { await federated.receive(payload) }
         } else {
             downloader?.receive(message)
         }
     }
 
-    /// Routes a connection event to the download in progress.
+    /// Routes a connection event to the download in progress; on reconnection, federated
+    /// updates whose deadline passed leave the outbox before it drains.
     public func handle(_ event: TransportEvent) {
         downloader?.receive(event)
+        if case .connected = event, let federated {
+            Task { await federated.dropExpiredUpdates() }
+        }
     }
 
     /// Evaluates an assignment and starts, ignores or refuses it.

@@ -32,6 +32,8 @@ public final class AgentRuntime: Sendable {
     public var session: AgentSession? { sessionSlot.session }
     /// Windowed serving counters for telemetry.
     public let telemetry: TelemetryWindow
+    /// The federated-learning client, if MQTT is enabled (tasks arrive through the broker).
+    public let federated: FederatedService?
     let sessionSlot: SessionSlot
     /// The drift service's loop; it flushes partial windows when cancelled.
     let driftTask = Mutex<Task<Void, Never>?>(nil)
@@ -47,8 +49,9 @@ public final class AgentRuntime: Sendable {
         configuration: AgentConfiguration, profile: FirmwareProfile, device: DeviceID, store: AgentStore, registry: ModelRegistry,
         service: InferenceService, installer: ModelInstaller, health: VersionHealth, telemetry: TelemetryWindow, updates: UpdateRunner,
         transport: (any MessageTransport)?, sessionSlot: SessionSlot, gate: AssignmentGate, downloader: ChunkDownloader?,
-        log: @escaping @Sendable (String) -> Void
+        federated: FederatedService?, log: @escaping @Sendable (String) -> Void
     ) {
+        self.federated = federated
         self.sessionSlot = sessionSlot
         self.configuration = configuration
         self.profile = profile
@@ -137,7 +140,13 @@ public final class AgentRuntime: Sendable {
         let runtime = AgentRuntime(
             configuration: configuration, profile: profile, device: device, store: store, registry: registry, service: service,
             installer: installer, health: health, telemetry: telemetry, updates: updates, transport: transport,
-            sessionSlot: sessionSlot, gate: AssignmentGate(device: device, trust: trust), downloader: downloader, log: log)
+            sessionSlot: sessionSlot, gate: AssignmentGate(device: device, trust: trust), downloader: downloader,
+            federated: transport == nil
+                ? nil
+                : makeFederatedService(
+                    configuration: configuration, profile: profile, device: device, store: store, registry: registry,
+                    installer: installer, service: service, log: log),
+            log: log)
         runtime.driftTask.withLock {
             $0 = Task { await drift.run(errors: { error in log("drift: \(error)") }) }
         }
@@ -145,6 +154,7 @@ public final class AgentRuntime: Sendable {
         log("serving on \(configuration.http.host):\(port)")
         let recovered = try await updates.start()
         if !recovered.isSettled { log("update: recovering from \(recovered.rawValue)") }
+        await runtime.federated?.recover()
         if let transport {
             let stream = runtime.assignmentStream
             runtime.tasks.add(Task { for await payload in stream { await runtime.handleAssignment(payload) } })

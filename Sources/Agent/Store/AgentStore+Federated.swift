@@ -1,3 +1,4 @@
+import Core
 import GRDB
 
 /// What the agent keeps about one federated round it takes part in.
@@ -59,6 +60,90 @@ extension AgentStore {
                         "SELECT round_id, status, updated, state FROM federated_rounds WHERE \(filter) ORDER BY updated DESC, round_id",
                     arguments: arguments
                 ).map { row in FederatedRoundState(roundID: row[0], status: row[1], updated: row[2], state: row[3]) }
+            }
+        }
+    }
+}
+
+// MARK: - Federated client
+
+extension AgentStore {
+    /// Saves `round` and puts an update in the outbox in one transaction, so a crash leaves
+    /// either both (the update goes out) or neither (the round is still training).
+    public func saveFederatedRound(_ round: FederatedRoundState, enqueueing id: String, topic: String, payload: [UInt8])
+        async throws(StoreError)
+    {
+        guard IdentifierRules.isValid(id), !topic.isEmpty else {
+            throw StoreError(.invalidRecord, "federated update '\(id.prefix(64))': not a protocol identifier or no topic")
+        }
+        let created = configuration.now()
+        try await StoreError.wrap("queueing a federated update") {
+            try await pool.write { db in
+                try db.execute(
+                    sql: """
+                        INSERT INTO federated_rounds (round_id, status, updated, state) VALUES (?, ?, ?, ?)
+                        ON CONFLICT (round_id) DO UPDATE SET
+                          status = excluded.status, updated = excluded.updated, state = excluded.state
+                        """, arguments: [round.roundID, round.status, round.updated, round.state])
+                try db.execute(sql: "DELETE FROM outbox WHERE id = ?", arguments: [id])
+                try Self.insertOutbox(db, id: id, kind: .other, topic: topic, payload: payload, created: created)
+            }
+        }
+        outboxSignal.notify()
+    }
+
+    /// Deletes outbox message `id` if it is still waiting (an update whose deadline passed).
+    /// Returns whether it was there.
+    @discardableResult
+    public func discardOutboxMessage(_ id: String) async throws(StoreError) -> Bool {
+        try await StoreError.wrap("discarding an outbox message") {
+            try await pool.write { db in
+                try db.execute(sql: "DELETE FROM outbox WHERE id = ?", arguments: [id])
+                return db.changesCount > 0
+            }
+        }
+    }
+
+    /// Whether outbox message `id` is still waiting for the broker.
+    public func isInOutbox(_ id: String) async throws(StoreError) -> Bool {
+        try await StoreError.wrap("reading the outbox") {
+            try await pool.read { db in
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM outbox WHERE id = ?", arguments: [id]) ?? 0 > 0
+            }
+        }
+    }
+
+    /// The newest `limit` labelled predictions of `modelName` whose inputs were kept, oldest first.
+    public func latestLabelledExamples(modelName: String, limit: Int) async throws(StoreError) -> [LabelledExample] {
+        try await StoreError.wrap("reading labelled examples") {
+            try await pool.read { db in
+                try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT * FROM (
+                          SELECT p.request_id, p.model_version, p.inputs, f.label, f.time, f.prediction_seq AS seq
+                          FROM feedback f JOIN predictions p ON p.seq = f.prediction_seq
+                          WHERE p.model_name = ? AND p.inputs IS NOT NULL
+                          ORDER BY f.prediction_seq DESC LIMIT ?
+                        ) ORDER BY seq
+                        """, arguments: [modelName, limit]
+                ).map { row in
+                    LabelledExample(
+                        requestID: row[0], modelVersion: row[1], inputs: row[2], label: row[3], time: row[4])
+                }
+            }
+        }
+    }
+
+    /// Deletes all but the `keeping` most recently updated rounds.
+    public func pruneFederatedRounds(keeping: Int) async throws(StoreError) {
+        try await StoreError.wrap("pruning federated rounds") {
+            try await pool.write { db in
+                try db.execute(
+                    sql: """
+                        DELETE FROM federated_rounds WHERE round_id NOT IN (
+                          SELECT round_id FROM federated_rounds ORDER BY updated DESC, round_id LIMIT ?)
+                        """, arguments: [max(0, keeping)])
             }
         }
     }
