@@ -39,14 +39,18 @@ best() {
 import json, sys
 r = json.load(open(sys.argv[1]))
 s = r["summary"]
-print(f"{sys.argv[2]:28s} final {100 * s['finalAccuracy']:5.1f} %  best {100 * s['bestAccuracy']:5.1f} %  "
-      f"first>=95 % {s['firstRound95'] or '-':>3}  {s['meanBytesPerRound'] / 1000:7.1f} kB/round")
+print(f"{sys.argv[2]:24s} final {100 * s['finalAccuracy']:5.1f} %  best {100 * s['bestAccuracy']:5.1f} %  "
+      f"first>=95 % {s.get('firstRound95') or '-':>3}  {s['meanBytesPerRound'] / 1000:7.1f} kB/round  "
+      f"({s['meanBytesPerRound'] / 792e3:.2f} x Flower's 792 kB)")
 PY
 }
 echo
 echo "== best configurations =="
 best mlp-fedavg-float32 --model mlp
-best mlp-best-float32 --model mlp ${MLP_BEST:---strategy fedavgm:1,0.9}
-best mlp-best-compressed --model mlp ${MLP_BEST:---strategy fedavgm:1,0.9} ${MLP_WIRE:---up int8 --down int8}
+best mlp-fedavgm-float32 --model mlp --strategy fedavgm:1,0.9
+best mlp-best-float32 --model mlp ${MLP_BEST:---strategy fedadam:0.05}
+best mlp-best-int8-int8 --model mlp ${MLP_BEST:---strategy fedadam:0.05} ${MLP_WIRE:---up int8 --down int8}
+best mlp-best-topk0.1-int8 --model mlp ${MLP_BEST:---strategy fedadam:0.05} --up topk:0.1 --down int8
 best logreg-fedavg-float32 --model logreg --zero-init
-best logreg-best --model logreg --zero-init ${LOGREG_BEST:---strategy fedavgm:1,0.9}
+best logreg-fedavgm-float32 --model logreg --zero-init --strategy fedavgm:1,0.9
+best logreg-best-float32 --model logreg --zero-init ${LOGREG_BEST:---strategy fedadam:0.1}

@@ -61,11 +61,13 @@ struct SimulationTests {
         #expect(result.rounds.allSatisfy { $0.clients == 3 })
     }
 
-    @Test("out-of-range settings are refused", arguments: [
-        SimulationConfiguration(rounds: 0), SimulationConfiguration(fraction: 0), SimulationConfiguration(learningRate: -1),
-        SimulationConfiguration(optimizer: "lbfgs"), SimulationConfiguration(byzantineFraction: 1),
-        SimulationConfiguration(downEncoding: .topK(fraction: 0.1)), SimulationConfiguration(learningRateDecay: 2),
-    ])
+    @Test(
+        "out-of-range settings are refused",
+        arguments: [
+            SimulationConfiguration(rounds: 0), SimulationConfiguration(fraction: 0), SimulationConfiguration(learningRate: -1),
+            SimulationConfiguration(optimizer: "lbfgs"), SimulationConfiguration(byzantineFraction: 1),
+            SimulationConfiguration(downEncoding: .topK(fraction: 0.1)), SimulationConfiguration(learningRateDecay: 2),
+        ])
     func refused(configuration: SimulationConfiguration) {
         #expect(throws: FederationError.self) { try configuration.validate() }
     }

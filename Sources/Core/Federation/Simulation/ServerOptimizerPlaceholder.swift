@@ -1,4 +1,3 @@
-
 /// TEMPORARY, simulation only: a server optimizer over FedAvg's mean delta, until the strategy
 /// module's FedAvgM / FedAdam / FedYogi land on this branch (the lead swaps this type for them
 /// through `StrategyConfiguration.makeStrategy()`; nothing outside the simulation uses it).
