@@ -10,7 +10,7 @@ struct Starling: AsyncParsableCommand {
         subcommands: [
             ModelCommand.self, PackageCommand.self, KeysCommand.self, DeviceCommand.self, RegistryCommand.self,
             FleetCommand.self, GroupCommand.self, RolloutCommand.self, RoundCommand.self, TokenCommand.self, AuditCommand.self,
-            DatasetCommand.self,
+            DatasetCommand.self, SimulateCommand.self,
         ])
 }
 

@@ -1,0 +1,224 @@
+import ArgumentParser
+import Core
+import Foundation
+
+/// `starling simulate`: in-process simulations of fleet features.
+struct SimulateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "simulate", abstract: "Run fleet features in one process (federated learning).",
+        subcommands: [SimulateFederated.self])
+}
+
+/// `starling simulate federated`: federated rounds over partitioned CSV data with the real client
+/// code, the real frames and a pluggable aggregation strategy.
+struct SimulateFederated: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "federated",
+        abstract: "Simulate federated training: every client runs the device code on its partition.",
+        discussion: """
+            Each round the global parameters are encoded into one task frame, every selected client \
+            evaluates them, trains locally, clips, encodes and signs its update, and the server decodes \
+            the updates, aggregates them and evaluates the new global on the test rows. Prints one line \
+            per round and a summary; --json writes the whole curve.
+            """)
+
+    @Option(help: "Labelled data (CSV with a header row).")
+    var data: String
+    @Option(help: "Name of the label column.")
+    var label = "label"
+    @Option(help: "Split JSON with train_indices, test_indices and clients (id -> row indices).")
+    var partition: String
+    @Option(help: "Use the first N partitions (default: all).")
+    var clients: Int?
+    @Option(help: "Share of the clients sent the task each round.")
+    var fraction = 1.0
+    @Option(help: "Rounds.")
+    var rounds = 30
+    @Option(help: "Model: mlp (64 hidden units), mlp:H1,H2,... or logreg.")
+    var model = "mlp"
+    @Option(name: .customLong("local-epochs"), help: "Local epochs per round.")
+    var localEpochs = 2
+    @Option(help: "Local learning rate.")
+    var lr = 0.1
+    @Option(name: .customLong("lr-decay"), help: "Multiply the local learning rate by this after each round.")
+    var lrDecay = 1.0
+    @Option(help: "Examples per local step.")
+    var batch = 32
+    @Option(name: .customLong("local-optimizer"), help: "sgd or adam.")
+    var localOptimizer = "sgd"
+    @Option(help: "FedProx proximal weight mu (0: off).")
+    var mu = 0.0
+    @Option(help: "fedavg, fedavgm[:ETA,BETA], fedadam[:ETA], fedyogi[:ETA].")
+    var strategy = "fedavg"
+    @Option(help: "Update encoding: float32, float16, int8 or topk:F.")
+    var up = "float32"
+    @Option(help: "Global-parameter encoding: float32, float16 or int8.")
+    var down = "float32"
+    @Flag(name: .customLong("no-error-feedback"), help: "Clients drop what a lossy encoding leaves out.")
+    var noErrorFeedback = false
+    @Option(name: .customLong("clip-norm"), help: "Clip each update to this L2 norm.")
+    var clipNorm: Double?
+    @Option(help: "Share of malicious clients.")
+    var byzantine = 0.0
+    @Option(help: "What malicious clients send: scale:K or signflip.")
+    var attack = "signflip"
+    @Option(help: "Feature scaling: none, standard, minmax or divide:N (the digits recipe is divide:16).")
+    var scale = "divide:16"
+    @Option(help: "Seed of initialisation, selection and shuffling.")
+    var seed: UInt64 = 1
+    @Option(name: .customLong("init"), help: "Start from the parameters in this file (JSON written by --init-out).")
+    var initFile: String?
+    @Option(name: .customLong("init-out"), help: "Write the initial parameters to this JSON file.")
+    var initOut: String?
+    @Flag(name: .customLong("zero-init"), help: "Start from all-zero parameters (Flower's logreg recipe).")
+    var zeroInit = false
+    @Option(help: "Write the run (settings, rounds, summary) as JSON to this file.")
+    var json: String?
+    @Flag(help: "No per-round lines.")
+    var quiet = false
+
+    func run() throws {
+        let configuration = SimulationConfiguration(
+            rounds: rounds, fraction: fraction, localEpochs: localEpochs, batchSize: batch, learningRate: lr,
+            learningRateDecay: lrDecay, optimizer: localOptimizer, proximalMu: mu, upEncoding: try Self.encoding(up),
+            downEncoding: try Self.encoding(down), errorFeedback: !noErrorFeedback, clipNorm: clipNorm,
+            byzantineFraction: byzantine, attack: try ByzantineAttack(parsing: attack), seed: seed)
+        try configuration.validate()
+        let aggregation = try Self.makeStrategy(strategy)
+        let table = try LabeledData(readTable(data), label: label)
+        var dataset = try FederatedSimulation.partition(
+            table, split: try DataSplit.read(path: partition), features: FeatureRecipe(scaling: try .init(parsing: scale)))
+        if let clients {
+            guard clients >= 1, clients <= dataset.participants.count else {
+                throw ValidationError("--clients must be between 1 and \(dataset.participants.count)")
+            }
+            dataset.participants = Array(dataset.participants.prefix(clients))
+        }
+        let graph = try initialGraph(dataset)
+        if let initOut { try FileIO.writeAtomically(try ParameterFile(graph: graph).json(), to: initOut) }
+        let simulation = try FederatedSimulation(
+            graph: graph, participants: dataset.participants, test: dataset.test, configuration: configuration)
+        if !quiet {
+            Output.note(
+                "\(dataset.participants.count) clients, \(ParameterLayout(graph: graph).count) parameters, "
+                    + "\(aggregation.name), up \(up), down \(down)")
+            Output.note(Self.line(["round", "test acc", "loss", "fed acc", "bytes", "s"]))
+        }
+        let result = try simulation.run(strategy: aggregation) { r in
+            guard !quiet else { return }
+            Output.note(
+                Self.line([
+                    "\(r.round)", Output.percent(r.testAccuracy), String(format: "%.4f", r.testLoss),
+                    Output.percent(r.federatedAccuracy), Output.bytes(r.bytes), String(format: "%.2f", r.seconds),
+                ]))
+        }
+        let summary = Summary(result)
+        print(
+            Output.table(
+                ["", "value"],
+                [
+                    ["final test accuracy", Output.percent(result.finalAccuracy)],
+                    ["best test accuracy", Output.percent(result.bestAccuracy)],
+                    ["first round >= 90 %", summary.firstRound90.map(String.init) ?? "-"],
+                    ["first round >= 95 %", summary.firstRound95.map(String.init) ?? "-"],
+                    ["bytes per round (mean)", Output.bytes(Int(result.meanBytesPerRound))],
+                    ["seconds", String(format: "%.1f", summary.seconds)],
+                ]))
+        if let json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            let report = Report(
+                settings: settings(), summary: summary, rounds: result.rounds)
+            try FileIO.writeAtomically(Array(try encoder.encode(report)), to: json)
+        }
+    }
+
+    private func initialGraph(_ dataset: FederatedSimulation.Dataset) throws -> Graph {
+        let architecture = model == "mlp" ? Architecture.mlp(hidden: [64]) : try Architecture(parsing: model)
+        var graph = try ModelBuilder.build(
+            architecture, inputShape: [dataset.inputWidth], outputs: dataset.classes.count, seed: seed)
+        if let initFile {
+            try ParameterFile(json: try FileIO.read(initFile)).apply(to: &graph)
+        } else if zeroInit {
+            let layout = ParameterLayout(graph: graph)
+            try layout.apply([Float](repeating: 0, count: layout.count), to: &graph)
+        }
+        return graph
+    }
+
+    /// The aggregation strategy named `spec`.
+    // When the strategy module (StrategyConfiguration) is merged, this becomes
+    // `try StrategyConfiguration(parsing: spec).makeStrategy()`.
+    static func makeStrategy(_ spec: String) throws -> any AggregationStrategy {
+        let parts = spec.split(separator: ":", maxSplits: 1)
+        let args = parts.count > 1 ? parts[1].split(separator: ",").map { Float($0) } : []
+        guard args.allSatisfy({ $0 != nil }) else { throw ValidationError("--strategy: bad numbers in '\(spec)'") }
+        let a = args.map { $0! }
+        switch parts.first ?? "" {
+        case "fedavg" where a.isEmpty: return FedAvg()
+        case "fedavgm" where a.count <= 2:
+            return try ServerOptimizerPlaceholder(
+                .momentum(a.count > 1 ? a[1] : 0.9), serverLearningRate: a.first ?? 1)
+        case "fedadam" where a.count <= 1:
+            return try ServerOptimizerPlaceholder(
+                .adam(beta1: 0.9, beta2: 0.99, tau: 1e-3), serverLearningRate: a.first ?? 0.01)
+        case "fedyogi" where a.count <= 1:
+            return try ServerOptimizerPlaceholder(
+                .yogi(beta1: 0.9, beta2: 0.99, tau: 1e-3), serverLearningRate: a.first ?? 0.01)
+        default:
+            throw ValidationError("--strategy is fedavg, fedavgm[:ETA,BETA], fedadam[:ETA] or fedyogi[:ETA]; got '\(spec)'")
+        }
+    }
+
+    /// One progress line, right-aligned in fixed columns.
+    static func line(_ cells: [String]) -> String {
+        zip(cells, [5, 9, 8, 9, 11, 7]).map { cell, width in
+            String(repeating: " ", count: max(0, width - cell.count)) + cell
+        }.joined(separator: "  ")
+    }
+
+    /// The encoding `text` names (`topk:F` carries its fraction).
+    static func encoding(_ text: String) throws -> UpdateEncoding {
+        if text.hasPrefix("topk:") {
+            guard let f = Double(text.dropFirst(5)) else { throw ValidationError("topk needs a fraction, e.g. topk:0.1") }
+            return try UpdateEncoding(name: "topk", fraction: f)
+        }
+        return try UpdateEncoding(name: text)
+    }
+
+    private func settings() -> [String: String] {
+        [
+            "data": data, "partition": partition, "clients": clients.map(String.init) ?? "all",
+            "fraction": "\(fraction)", "rounds": "\(rounds)", "model": model, "localEpochs": "\(localEpochs)",
+            "lr": "\(lr)", "lrDecay": "\(lrDecay)", "batch": "\(batch)", "localOptimizer": localOptimizer, "mu": "\(mu)",
+            "strategy": strategy, "up": up, "down": down, "errorFeedback": "\(!noErrorFeedback)",
+            "clipNorm": clipNorm.map { "\($0)" } ?? "none", "byzantine": "\(byzantine)", "attack": attack, "scale": scale,
+            "seed": "\(seed)", "init": initFile ?? (zeroInit ? "zeros" : "glorot"),
+        ]
+    }
+
+    /// What --json writes next to the rounds.
+    struct Summary: Encodable {
+        var finalAccuracy: Float?
+        var bestAccuracy: Float?
+        var firstRound90: Int?
+        var firstRound95: Int?
+        var meanBytesPerRound: Double
+        var seconds: Double
+
+        init(_ r: SimulationResult) {
+            finalAccuracy = r.finalAccuracy
+            bestAccuracy = r.bestAccuracy
+            firstRound90 = r.firstRound(reaching: 0.9)
+            firstRound95 = r.firstRound(reaching: 0.95)
+            meanBytesPerRound = r.meanBytesPerRound
+            seconds = r.rounds.reduce(0) { $0 + $1.seconds }
+        }
+    }
+
+    struct Report: Encodable {
+        var settings: [String: String]
+        var summary: Summary
+        var rounds: [SimulationRound]
+    }
+}

@@ -1,0 +1,102 @@
+import Core
+import Testing
+
+@Suite("Federated simulation")
+struct SimulationTests {
+    func simulation(
+        clients: Int = 5, _ configuration: SimulationConfiguration
+    ) throws -> FederatedSimulation {
+        let dataset = try FederationFixtures.digits(clients: clients)
+        let graph = try ModelBuilder.build(.mlp(hidden: [64]), inputShape: [64], outputs: 10, seed: 1)
+        return try FederatedSimulation(
+            graph: graph, participants: dataset.participants, test: dataset.test, configuration: configuration)
+    }
+
+    @Test("a short digits run learns, and counts the frames' bytes")
+    func learns() throws {
+        // Five non-IID clients see few classes; lr 0.3 gets well past chance in eight rounds.
+        let sim = try simulation(SimulationConfiguration(rounds: 8, learningRate: 0.3))
+        var seen: [Int] = []
+        let result = try sim.run(strategy: FedAvg()) { seen.append($0.round) }
+        #expect(seen == Array(1...8))
+        let first = result.rounds.first!.testAccuracy!
+        let last = result.finalAccuracy!
+        #expect(last >= 0.5)
+        #expect(last > first + 0.15)
+        // Federated evaluation reports the starting global of each round, so it trails the test curve.
+        #expect(result.rounds.last!.federatedAccuracy! > result.rounds.first!.federatedAccuracy!)
+        for r in result.rounds {
+            #expect(r.clients == 5)
+            // float32 both ways, zstd on top: random mantissas keep over 2 bytes of the 4 per value;
+            // frame headers (task JSON, signed update header) add under 2 kB each.
+            for bytes in [r.bytesDown, r.bytesUp] { #expect((5 * 2 * 4_810)...(5 * (4 * 4_810 + 2_000)) ~= bytes) }
+            #expect(r.bytesDown % 5 == 0)
+        }
+    }
+
+    @Test("int8 down and top-k up cut the bytes and keep learning")
+    func compressed() throws {
+        let plain = try simulation(SimulationConfiguration(rounds: 4)).run(strategy: FedAvg())
+        let small = try simulation(
+            SimulationConfiguration(rounds: 4, upEncoding: .topK(fraction: 0.1), downEncoding: .int8)
+        ).run(strategy: FedAvg())
+        #expect(small.rounds[0].bytesDown * 3 < plain.rounds[0].bytesDown)
+        #expect(small.rounds[0].bytesUp * 4 < plain.rounds[0].bytesUp)
+        #expect(abs(small.finalAccuracy! - plain.finalAccuracy!) < 0.1)
+    }
+
+    @Test("sign-flipping clients drag plain FedAvg down")
+    func byzantine() throws {
+        let honest = try simulation(SimulationConfiguration(rounds: 4)).run(strategy: FedAvg())
+        let attacked = try simulation(
+            SimulationConfiguration(rounds: 4, byzantineFraction: 0.4, attack: .scale(-4))
+        ).run(strategy: FedAvg())
+        #expect(attacked.rounds.allSatisfy { $0.byzantine == 2 })
+        #expect(attacked.finalAccuracy! < honest.finalAccuracy! - 0.2)
+    }
+
+    @Test("partial participation sends the task to the fraction")
+    func fraction() throws {
+        let result = try simulation(clients: 10, SimulationConfiguration(rounds: 2, fraction: 0.3)).run(strategy: FedAvg())
+        #expect(result.rounds.allSatisfy { $0.clients == 3 })
+    }
+
+    @Test(
+        "out-of-range settings are refused",
+        arguments: [
+            SimulationConfiguration(rounds: 0), SimulationConfiguration(fraction: 0), SimulationConfiguration(learningRate: -1),
+            SimulationConfiguration(optimizer: "lbfgs"), SimulationConfiguration(byzantineFraction: 1),
+            SimulationConfiguration(downEncoding: .topK(fraction: 0.1)), SimulationConfiguration(learningRateDecay: 2),
+        ])
+    func refused(configuration: SimulationConfiguration) {
+        #expect(throws: FederationError.self) { try configuration.validate() }
+    }
+
+    @Test("the attack and encoding names parse")
+    func parsing() throws {
+        #expect(try ByzantineAttack(parsing: "scale:-3") == .scale(-3))
+        #expect(try ByzantineAttack(parsing: "signflip") == .signFlip)
+        #expect(throws: FederationError.self) { try ByzantineAttack(parsing: "scale:x") }
+        #expect(ByzantineAttack.signFlip.apply(to: [1, -2]) == [-1, 2])
+    }
+
+    @Test("server momentum moves further than FedAvg along a repeated delta")
+    func serverMomentum() throws {
+        var avg: any AggregationStrategy = FedAvg()
+        var momentum: any AggregationStrategy = try ServerOptimizerPlaceholder(.momentum(0.9), serverLearningRate: 1)
+        var a: [Float] = [0, 0]
+        var m: [Float] = [0, 0]
+        for _ in 0..<3 {
+            try avg.beginRound(global: a)
+            try avg.add(ClientUpdate(client: "c", delta: [1, -1], examples: 1))
+            a = try avg.finishRound()
+            try momentum.beginRound(global: m)
+            try momentum.add(ClientUpdate(client: "c", delta: [1, -1], examples: 1))
+            m = try momentum.finishRound()
+        }
+        #expect(a == [3, -3])
+        // v = 1, 1.9, 2.71: the global moves 5.61.
+        #expect(abs(m[0] - 5.61) < 1e-5)
+        #expect(abs(m[1] + 5.61) < 1e-5)
+    }
+}
