@@ -4,7 +4,8 @@
 # digits as local traffic with feedback. The hub trains 1.0.0, which goes canary → all; 2.0.0 (a
 # deliberate regression, also trained on the hub) is rolled back by the accuracy gate; 2.1.0 (the
 # model of step 5, uploaded) goes canary → half → all and becomes `production` through a
-# four-eyes approval. Ends with a table and shuts everything down.
+# four-eyes approval. Then a federated round on the eight agents' own feedback produces 2.2.0,
+# which the rollout machinery ships. Ends with a table and shuts everything down.
 #
 #   scripts/demo_fleet.sh <bin-dir> <int8-model-to-upload-as-2.1.0>
 set -euo pipefail
@@ -65,8 +66,10 @@ for i in 1 2 3 4 5 6 7 8; do
   "$bin/starling" fleet enroll "$id" --labels "site=$site,fleet=demo" --profile x86-64-gateway --out "$out/$id/bundle" >/dev/null
   "$bin/starling-agent" run --config "$out/$id/bundle/agent.json" --set "dataDirectory=$out/$id/data" \
     --set http.port=0 --set "trust.ringFile=$out/$id/bundle/trust.json" \
-    --set "mqtt.passwordFile=$out/$id/bundle/mqtt-password" --set profile.directory=firmware-profiles \
-    --set telemetry.intervalSeconds=2 --set updates.probationSeconds=2 >"$out/$id/agent.log" 2>&1 &
+    --set "mqtt.passwordFile=$out/$id/bundle/mqtt-password" --set "device.keyFile=$out/$id/bundle/device.key" \
+    --set profile.directory=firmware-profiles \
+    --set telemetry.intervalSeconds=2 --set updates.probationSeconds=2 --set privacy.inputs=full \
+    >"$out/$id/agent.log" 2>&1 &
   pids=("$!" "${pids[@]}")
 done
 "$bin/starling" group set north site=north >/dev/null
@@ -117,7 +120,23 @@ echo "   ops cannot approve its own request; quinn approves:"
 "$bin/starling" registry aliases digits
 
 echo
-echo "== 16. The fleet now"
+echo "== 16. Federated learning: the eight agents train 2.1.0 further on their own labelled traffic"
+echo "   (no raw data leaves a device: int8 updates signed with each device's key; FedAvg with server momentum)"
+round=$("$bin/starling" round start --model digits --from-version 2.1.0 --select fleet=demo --rounds 4 --min-clients 6 \
+  --deadline 60s --local-epochs 1 --lr 0.05 --encoding int8 --down-encoding float16 --min-examples 10 \
+  --strategy fedavgm --strategy-option server_momentum=0.5 --version 2.2.0 --json \
+  | python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])')
+"$bin/starling" round watch "$round"
+
+echo
+echo "== 17. The federated 2.2.0 ships like any version: canary, then everyone"
+id=$("$bin/starling" rollout create --model digits --version 2.2.0 --target fleet=demo --phases 50%,100% \
+  --gate 'accuracy >= baseline - 0.05' --gate 'error_rate <= baseline + 0.01' --min-devices 2 --observe 10s --json \
+  | python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])')
+"$bin/starling" rollout watch "$id" --interval 2s
+
+echo
+echo "== 18. The fleet now"
 "$bin/starling" fleet list
 echo
 python3 scripts/fleet_traffic.py summary --stats "$out/traffic.json" --hub "$STARLING_HUB_URL" --token "$STARLING_HUB_TOKEN"

@@ -48,8 +48,10 @@ struct SimulateFederated: ParsableCommand {
     var localOptimizer = "sgd"
     @Option(help: "FedProx proximal weight mu (0: off).")
     var mu = 0.0
-    @Option(help: "fedavg, fedavgm[:ETA,BETA], fedadam[:ETA], fedyogi[:ETA].")
+    @Option(help: "fedavg, fedprox, fedavgm[:SERVER_LR,MOMENTUM], fedadam[:ETA], fedyogi[:ETA], fedadagrad[:ETA], fedmedian, fedtrimmedavg[:BETA], krum[:F], multikrum[:F,KEEP].")
     var strategy = "fedavg"
+    @Option(name: .customLong("strategy-option"), help: "A strategy parameter by Flower's name, NAME=VALUE (tau=0.001, beta_2=0.99); repeat for several.")
+    var strategyOption: [String] = []
     @Option(help: "Update encoding: float32, float16, int8 or topk:F.")
     var up = "float32"
     @Option(help: "Global-parameter encoding: float32, float16 or int8.")
@@ -84,7 +86,7 @@ struct SimulateFederated: ParsableCommand {
             downEncoding: try Self.encoding(down), errorFeedback: !noErrorFeedback, clipNorm: clipNorm,
             byzantineFraction: byzantine, attack: try ByzantineAttack(parsing: attack), seed: seed)
         try configuration.validate()
-        let aggregation = try Self.makeStrategy(strategy)
+        let aggregation = try Self.makeStrategy(strategy, options: strategyOption, mu: mu)
         let table = try LabeledData(readTable(data), label: label)
         var dataset = try FederatedSimulation.partition(
             table, split: try DataSplit.read(path: partition), features: FeatureRecipe(scaling: try .init(parsing: scale)))
@@ -146,27 +148,49 @@ struct SimulateFederated: ParsableCommand {
         return graph
     }
 
-    /// The aggregation strategy named `spec`.
-    // When the strategy module (StrategyConfiguration) is merged, this becomes
-    // `try StrategyConfiguration(parsing: spec).makeStrategy()`.
-    static func makeStrategy(_ spec: String) throws -> any AggregationStrategy {
+    /// The aggregation strategy `spec` names, with `options` (Flower's parameter names) on top:
+    /// `fedavg`, `fedprox`, `fedavgm[:SERVER_LR,MOMENTUM]`, `fedadam[:ETA]`, `fedyogi[:ETA]`,
+    /// `fedadagrad[:ETA]`, `fedmedian`, `fedtrimmedavg[:BETA]`, `krum[:F]`, `multikrum[:F,KEEP]`.
+    static func makeStrategy(_ spec: String, options: [String] = [], mu: Double = 0) throws -> any AggregationStrategy {
         let parts = spec.split(separator: ":", maxSplits: 1)
-        let args = parts.count > 1 ? parts[1].split(separator: ",").map { Float($0) } : []
+        let args = parts.count > 1 ? parts[1].split(separator: ",").map { Double($0) } : []
         guard args.allSatisfy({ $0 != nil }) else { throw ValidationError("--strategy: bad numbers in '\(spec)'") }
         let a = args.map { $0! }
-        switch parts.first ?? "" {
-        case "fedavg" where a.isEmpty: return FedAvg()
-        case "fedavgm" where a.count <= 2:
-            return try ServerOptimizerPlaceholder(
-                .momentum(a.count > 1 ? a[1] : 0.9), serverLearningRate: a.first ?? 1)
-        case "fedadam" where a.count <= 1:
-            return try ServerOptimizerPlaceholder(
-                .adam(beta1: 0.9, beta2: 0.99, tau: 1e-3), serverLearningRate: a.first ?? 0.01)
-        case "fedyogi" where a.count <= 1:
-            return try ServerOptimizerPlaceholder(
-                .yogi(beta1: 0.9, beta2: 0.99, tau: 1e-3), serverLearningRate: a.first ?? 0.01)
-        default:
-            throw ValidationError("--strategy is fedavg, fedavgm[:ETA,BETA], fedadam[:ETA] or fedyogi[:ETA]; got '\(spec)'")
+        let name = String(parts.first ?? "")
+        var configuration = StrategyConfiguration(name: name)
+        let positional: [WritableKeyPath<StrategyConfiguration, Double?>] =
+            switch name {
+            case "fedavgm": [\.serverLearningRate, \.serverMomentum]
+            case "fedadam", "fedyogi", "fedadagrad": [\.eta]
+            case "fedtrimmedavg": [\.beta]
+            default: []
+            }
+        let integers: [WritableKeyPath<StrategyConfiguration, Int?>] =
+            switch name {
+            case "krum": [\.numMaliciousClients]
+            case "multikrum": [\.numMaliciousClients, \.numClientsToKeep]
+            default: []
+            }
+        guard a.count <= positional.count + integers.count else {
+            throw ValidationError("--strategy '\(spec)' has too many numbers")
+        }
+        for (value, key) in zip(a, positional) { configuration[keyPath: key] = value }
+        for (value, key) in zip(a, integers) { configuration[keyPath: key] = Int(value) }
+        if name == "fedprox" { configuration.proximalMu = mu }
+        var object = try JSONSerialization.jsonObject(with: JSONEncoder().encode(configuration)) as? [String: Any] ?? [:]
+        for option in options {
+            let pair = option.split(separator: "=", maxSplits: 1)
+            guard pair.count == 2, let value = Double(pair[1]) else {
+                throw ValidationError("--strategy-option '\(option)' must be NAME=NUMBER")
+            }
+            object[String(pair[0])] = value
+        }
+        let merged = try JSONDecoder().decode(
+            StrategyConfiguration.self, from: try JSONSerialization.data(withJSONObject: object))
+        do {
+            return try merged.makeStrategy()
+        } catch {
+            throw ValidationError("--strategy '\(spec)': \(error.message)")
         }
     }
 

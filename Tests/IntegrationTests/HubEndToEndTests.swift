@@ -110,8 +110,9 @@ struct HubEndToEndTests {
             let agent = try AgentProcess([
                 "run", "--config", "\(bundle)/agent.json", "--set", "dataDirectory=\(bundle)/data", "--set", "http.port=0",
                 "--set", "trust.ringFile=\(bundle)/trust.json", "--set", "mqtt.passwordFile=\(bundle)/mqtt-password",
+                "--set", "device.keyFile=\(bundle)/device.key",
                 "--set", "profile.directory=\(HubEndToEndTests.root)/firmware-profiles", "--set", "telemetry.intervalSeconds=1",
-                "--set", "updates.probationSeconds=1",
+                "--set", "updates.probationSeconds=1", "--set", "privacy.inputs=full",
             ])
             agents.append((id, agent, try #require(await agent.port())))
         }
@@ -202,7 +203,7 @@ struct HubEndToEndTests {
         }
     }
 
-    @Test("enrol → publish → canary → all; a regression rolls back by itself; a hub restart mid-rollout resumes; viewers and self-approvals are refused")
+    @Test("enrol → publish → canary → all; a regression rolls back by itself; a hub restart mid-rollout resumes; viewers and self-approvals are refused; a federated round registers 3.1.0")
     func fleetStory() async throws {
         let broker = try TestBroker(.init(anonymous: false, accounts: ["placeholder": "unused"], acl: MosquittoACL()))
         let stage = try Stage(broker: broker)
@@ -275,6 +276,40 @@ struct HubEndToEndTests {
         let approvalID = try #require(approval["id"] as? Int)
         let (refused, sameApprover) = try await stage.api("POST", "/models/digits/approvals/\(approvalID)/approve")
         #expect(refused == 409 && (sameApprover["error"] as? [String: Any])?["code"] as? String == "sameApprover")
+
+        try await federatedRound(stage)
+    }
+
+    /// A small federated round on the three agents over the real broker: two iterations from
+    /// 3.0.0 on the devices' labelled feedback (int8 updates, float16 global), then the devices
+    /// evaluate the result, which the hub registers as 3.1.0.
+    private func federatedRound(_ stage: Stage) async throws {
+        // The gateway profile trains only when idle: the labelled traffic so far is the data.
+        stage.traffic.withLock { $0 = false }
+        try await Task.sleep(for: .seconds(1))
+        let (status, started) = try await stage.api(
+            "POST", "/rounds",
+            json: #"{"model": "digits", "fromVersion": "3.0.0", "rounds": 2, "minClients": 3, "deadline": "90s", "localEpochs": 1, "lr": 0.05, "encoding": "int8", "downEncoding": "float16", "minExamples": 5, "normBound": 1000}"#)
+        #expect(status == 201, "\(started)")
+        let id = try #require(started["id"] as? String)
+        var round: [String: Any] = [:]
+        let ended = try await eventually(timeout: .seconds(400)) {
+            round = try await stage.api("GET", "/rounds/\(id)").1
+            return (round["status"] as? String ?? "running") != "running"
+        }
+        #expect(ended && round["status"] as? String == "completed", "round \(id): \(round["status"] ?? "?"), \(round["message"] ?? ""), events \(round["events"] ?? [])")
+        #expect(round["resultVersion"] as? String == "3.1.0")
+        let history = round["history"] as? [[String: Any]] ?? []
+        #expect(history.map { $0["kind"] as? String ?? "" } == ["fit", "fit", "evaluate"])
+        for iteration in history {
+            #expect((iteration["participants"] as? [String])?.sorted() == ["dev-a", "dev-b", "dev-c"], "\(iteration)")
+            #expect((iteration["bytesUp"] as? Int ?? 0) > 0 || iteration["kind"] as? String == "evaluate")
+        }
+        // The final global, evaluated on the devices' own labels: a model that learned the digits.
+        let accuracy = history.last?["accuracy"] as? Double ?? 0
+        #expect(accuracy > 0.6, "federated accuracy of the result: \(accuracy)")
+        let (found, version) = try await stage.api("GET", "/models/digits/versions/3.1.0")
+        #expect(found == 200 && (version["lineage"] as? [String: Any])?["federatedRound"] as? String == id, "\(version)")
     }
 }
 

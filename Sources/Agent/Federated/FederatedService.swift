@@ -131,6 +131,14 @@ public actor FederatedService {
         let task = frame.task
         let name = task.modelName.rawValue
         let version = registry.versions(of: name)?.active
+        // "Only when idle" defers a fit task to the next moment no request is in flight (a gap
+        // between requests is enough: training runs at low priority), up to 2 s before the
+        // deadline; only then is it skipped as busy.
+        if policy.onlyWhenIdle, task.kind == "fit" {
+            while !conditions.idle(), wallClock() < task.deadline - 2_000, !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(50))
+            }
+        }
         let context = FederatedAdmission.Context(
             enabled: configuration.enabled, hasKey: key != nil, policy: policy, idle: conditions.idle(),
             onMains: conditions.onMainsPower(), installedVersion: version, now: wallClock())

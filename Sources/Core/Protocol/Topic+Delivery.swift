@@ -36,7 +36,7 @@ extension Topic.Kind {
     /// How the payload is encoded.
     public var payload: Payload {
         switch self {
-        case .flUpdate, .chunks: .binary
+        case .flUpdate, .flTask, .groupFLTask, .chunks: .binary
         case .modelManifest: .manifest
         default: .json
         }

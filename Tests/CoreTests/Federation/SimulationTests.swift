@@ -83,7 +83,7 @@ struct SimulationTests {
     @Test("server momentum moves further than FedAvg along a repeated delta")
     func serverMomentum() throws {
         var avg: any AggregationStrategy = FedAvg()
-        var momentum: any AggregationStrategy = try ServerOptimizerPlaceholder(.momentum(0.9), serverLearningRate: 1)
+        var momentum: any AggregationStrategy = try FedAvgM(serverLearningRate: 1, serverMomentum: 0.9)
         var a: [Float] = [0, 0]
         var m: [Float] = [0, 0]
         for _ in 0..<3 {
