@@ -60,6 +60,8 @@ struct SimulateFederated: ParsableCommand {
     var noErrorFeedback = false
     @Option(name: .customLong("clip-norm"), help: "Clip each update to this L2 norm.")
     var clipNorm: Double?
+    @Option(name: .customLong("norm-bound"), help: "The server refuses updates with a larger L2 norm.")
+    var normBound: Double?
     @Option(help: "Share of malicious clients.")
     var byzantine = 0.0
     @Option(help: "What malicious clients send: scale:K or signflip.")
@@ -80,11 +82,12 @@ struct SimulateFederated: ParsableCommand {
     var quiet = false
 
     func run() throws {
-        let configuration = SimulationConfiguration(
+        var configuration = SimulationConfiguration(
             rounds: rounds, fraction: fraction, localEpochs: localEpochs, batchSize: batch, learningRate: lr,
             learningRateDecay: lrDecay, optimizer: localOptimizer, proximalMu: mu, upEncoding: try Self.encoding(up),
             downEncoding: try Self.encoding(down), errorFeedback: !noErrorFeedback, clipNorm: clipNorm,
             byzantineFraction: byzantine, attack: try ByzantineAttack(parsing: attack), seed: seed)
+        configuration.normBound = normBound
         try configuration.validate()
         let aggregation = try Self.makeStrategy(strategy, options: strategyOption, mu: mu)
         let table = try LabeledData(readTable(data), label: label)
@@ -124,6 +127,7 @@ struct SimulateFederated: ParsableCommand {
                     ["first round >= 90 %", summary.firstRound90.map(String.init) ?? "-"],
                     ["first round >= 95 %", summary.firstRound95.map(String.init) ?? "-"],
                     ["bytes per round (mean)", Output.bytes(Int(result.meanBytesPerRound))],
+                    ["updates refused (norm bound)", "\(result.rounds.map(\.refused).reduce(0, +))"],
                     ["seconds", String(format: "%.1f", summary.seconds)],
                 ]))
         if let json {

@@ -147,6 +147,8 @@ public struct IterationState: Codable, Sendable, Equatable {
     public var evaluation: FederatedEvaluation
     /// Encoded update bytes received (accepted or not).
     public var bytesReceived: Int
+    /// The local learning rate of this iteration when it differs from the settings' (a schedule).
+    public var learningRate: Double?
 }
 
 /// What closing an iteration produced.
@@ -208,9 +210,12 @@ public struct RoundCoordinator: Sendable {
 
     /// Opens iteration `completed + 1` for `selected` devices and returns its task frame (the same
     /// frame for every device). `kind` `evaluate` asks only for federated evaluation.
-    public mutating func open(selected: [String], now: Int64, deadline: Int64, kind: String = "fit") throws(FederationError)
-        -> FLTaskFrame
-    {
+    public mutating func open(
+        selected: [String], now: Int64, deadline: Int64, kind: String = "fit", learningRate: Double? = nil
+    ) throws(FederationError) -> FLTaskFrame {
+        if let learningRate, !(learningRate.isFinite && learningRate > 0) {
+            throw FederationError(.invalidArgument, "the learning rate must be positive")
+        }
         guard iteration == nil else { throw FederationError(.invalidArgument, "iteration \(completed + 1) is already open") }
         guard !selected.isEmpty else { throw FederationError(.notEnoughUpdates, "no devices selected") }
         guard deadline > now else { throw FederationError(.invalidArgument, "the deadline is not in the future") }
@@ -218,7 +223,7 @@ public struct RoundCoordinator: Sendable {
         var state = IterationState(
             number: number, kind: kind, taskId: "\(roundId)-\(number)\(kind == "evaluate" ? "e" : "")", openedAt: now,
             deadline: deadline, selected: Array(Set(selected)).sorted(), answered: [], evaluation: FederatedEvaluation(),
-            bytesReceived: 0)
+            bytesReceived: 0, learningRate: learningRate)
         if kind == "fit" { try strategy.beginRound(global: global) }
         var none: [Float]? = nil
         taskPayload = try UpdateCodec.encode(
@@ -235,7 +240,8 @@ public struct RoundCoordinator: Sendable {
         let task = FLTask(
             id: state.taskId, time: state.openedAt, roundId: roundId, roundNumber: state.number, kind: state.kind,
             modelName: modelName, baseVersion: baseVersion, deadline: state.deadline, localEpochs: s.localEpochs,
-            batchSize: s.batchSize, learningRate: s.learningRate, optimizer: s.optimizer, proximalMu: s.proximalMu,
+            batchSize: s.batchSize, learningRate: state.learningRate ?? s.learningRate, optimizer: s.optimizer,
+            proximalMu: s.proximalMu,
             clipNorm: s.clipNorm, encoding: s.upEncoding, topKFraction: s.topKFraction, minExamples: s.minExamples,
             maxTrainingSeconds: s.maxTrainingSeconds, layoutDigest: layout.digest, globalEncoding: s.downEncoding,
             globalSize: taskPayload.count, globalSha256: PackageDigest.sha256(taskPayload))

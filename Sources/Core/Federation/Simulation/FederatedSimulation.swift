@@ -52,14 +52,23 @@ public struct FederatedSimulation: Sendable {
         self.configuration = configuration
     }
 
-    /// Runs every round with `strategy`; `progress` sees each round as it ends.
+    /// Runs every round with `strategy`; `progress` sees each round as it ends. The server side is
+    /// the hub's `RoundCoordinator`: the same task frames, checks and aggregation.
     public func run(
-        strategy initial: any AggregationStrategy, progress: (SimulationRound) -> Void = { _ in }
+        strategy: any AggregationStrategy, progress: (SimulationRound) -> Void = { _ in }
     ) throws(FederationError) -> SimulationResult {
-        var strategy = initial
         let c = configuration
         let layout = ParameterLayout(graph: graph)
-        var global = try layout.flatten(graph)
+        var fraction: Double? = nil
+        if case .topK(let f) = c.upEncoding { fraction = f }
+        var coordinator = try RoundCoordinator(
+            roundId: "sim", modelName: ModelName(unchecked: "sim"), baseVersion: "0.0.0", layout: layout,
+            global: try layout.flatten(graph),
+            settings: RoundSettings(
+                localEpochs: c.localEpochs, batchSize: c.batchSize, learningRate: c.learningRate, optimizer: c.optimizer,
+                proximalMu: c.proximalMu > 0 ? c.proximalMu : nil, clipNorm: c.clipNorm, upEncoding: c.upEncoding.name,
+                topKFraction: fraction, downEncoding: c.downEncoding.name, normBound: c.normBound),
+            strategy: strategy)
         let keys = participants.map { _ in Curve25519.Signing.PrivateKey() }
         let clients = participants.enumerated().map { i, p in
             FederatedClient(device: p.id, keyId: "sim-key-\(i)", key: keys[i])
@@ -71,12 +80,12 @@ public struct FederatedSimulation: Sendable {
             let started = ContinuousClock.now
             let now = Int64(round) * 60_000
             let learningRate = c.learningRate * pow(c.learningRateDecay, Double(round - 1))
-            let frame = try taskFrame(round: round, global: global, layout: layout, learningRate: learningRate, now: now)
-            let taskBytes = try Self.bytes(of: frame)
-            try strategy.beginRound(global: global)
-            var pooled = Pooled()
-            var bytesUp = 0
             let selected = selection(round: round)
+            let frame = try coordinator.open(
+                selected: selected.map { participants[$0].id }, now: now, deadline: now + 60_000, learningRate: learningRate)
+            let taskBytes = try Self.bytes(of: frame)
+            var bytesUp = 0
+            var refused = 0
             for i in selected {
                 let bad = malicious.contains(i)
                 var residual: [Float]? = nil
@@ -93,64 +102,34 @@ public struct FederatedSimulation: Sendable {
                 }
                 let wire = outcome.frame.encoded()
                 bytesUp += wire.count
-                let (header, payload) = try receive(wire, key: keys[i].publicKey, round: round, layout: layout)
-                let delta = try UpdateCodec.decode(payload, layout: layout)
-                try strategy.add(ClientUpdate(client: participants[i].id, delta: delta, examples: header.examples))
-                pooled.add(header)
+                let received: FLUpdateFrame
+                do {
+                    received = try FLUpdateFrame(parsing: wire)
+                } catch {
+                    throw FederationError(.malformed, "an update frame was refused: \(error.message)")
+                }
+                switch coordinator.receive(received, from: participants[i].id, key: keys[i].publicKey, now: now + 1) {
+                case .accepted: break
+                case .rejected(.normTooLarge, _): refused += 1
+                case .rejected(_, let why): throw FederationError(.malformed, "the server refused an update: \(why)")
+                }
             }
-            global = try strategy.finishRound()
-            let evaluation = try evaluate(global, layout: layout)
+            let closed = try coordinator.close()
+            let evaluation = try evaluate(closed.global, layout: layout)
+            let pooled = closed.state.evaluation
             let record = SimulationRound(
-                round: round, clients: selected.count, byzantine: selected.filter(malicious.contains).count,
-                testAccuracy: evaluation.accuracy, testLoss: evaluation.loss, federatedAccuracy: pooled.accuracy,
-                federatedLoss: pooled.loss, trainLoss: pooled.trainLoss, bytesDown: taskBytes * selected.count,
-                bytesUp: bytesUp, learningRate: learningRate, seconds: started.duration(to: .now).seconds)
+                round: round, clients: selected.count, byzantine: selected.filter(malicious.contains).count, refused: refused,
+                testAccuracy: evaluation.accuracy, testLoss: evaluation.loss, federatedAccuracy: pooled.accuracy.map(Float.init),
+                federatedLoss: pooled.loss.map(Float.init), trainLoss: pooled.trainLoss.map(Float.init),
+                bytesDown: taskBytes * selected.count, bytesUp: bytesUp, learningRate: learningRate,
+                seconds: started.duration(to: .now).seconds)
             rounds.append(record)
             progress(record)
         }
-        return SimulationResult(rounds: rounds, parameters: global)
+        return SimulationResult(rounds: rounds, parameters: coordinator.global)
     }
 
     // MARK: - Server side
-
-    private func taskFrame(
-        round: Int, global: [Float], layout: ParameterLayout, learningRate: Double, now: Int64
-    ) throws(FederationError) -> FLTaskFrame {
-        let c = configuration
-        var none: [Float]? = nil
-        let payload = try UpdateCodec.encode(global, layout: layout, as: c.downEncoding, residual: &none)
-        var fraction: Double? = nil
-        if case .topK(let f) = c.upEncoding { fraction = f }
-        let task = FLTask(
-            id: "sim-task-\(round)", time: now, roundId: "sim", roundNumber: round, modelName: ModelName(unchecked: "sim"),
-            baseVersion: "round-\(round - 1)", deadline: now + 60_000, localEpochs: c.localEpochs, batchSize: c.batchSize,
-            learningRate: learningRate, optimizer: c.optimizer, proximalMu: c.proximalMu > 0 ? c.proximalMu : nil,
-            clipNorm: c.clipNorm, encoding: c.upEncoding.name, topKFraction: fraction, layoutDigest: layout.digest,
-            globalEncoding: c.downEncoding.name, globalSize: payload.count, globalSha256: PackageDigest.sha256(payload))
-        do {
-            return try FLTaskFrame(task: task, payload: payload)
-        } catch {
-            throw FederationError(.malformed, "the task frame could not be built: \(error.message)")
-        }
-    }
-
-    /// Parses an update frame as the hub would: its verified header and its payload.
-    private func receive(
-        _ wire: [UInt8], key: Curve25519.Signing.PublicKey, round: Int, layout: ParameterLayout
-    ) throws(FederationError) -> (FLUpdateHeader, [UInt8]) {
-        let header: FLUpdateHeader
-        let frame: FLUpdateFrame
-        do {
-            frame = try FLUpdateFrame(parsing: wire)
-            header = try frame.header.verified(with: key)
-        } catch {
-            throw FederationError(.malformed, "an update frame was refused: \(error.message)")
-        }
-        guard header.roundNumber == round, header.layoutDigest == layout.digest else {
-            throw FederationError(.shapeMismatch, "update \(header.id) is for another round or model")
-        }
-        return (header, frame.payload)
-    }
 
     private func evaluate(_ global: [Float], layout: ParameterLayout) throws(FederationError) -> EvaluationResult {
         var model = graph
@@ -208,33 +187,4 @@ public struct FederatedSimulation: Sendable {
             throw FederationError(.malformed, "the task frame could not be encoded: \(error.message)")
         }
     }
-}
-
-/// Federated evaluation and training loss pooled over a round's update headers.
-private struct Pooled {
-    var examples = 0
-    var correct = 0
-    var lossSum: Double = 0
-    var hasAccuracy = false
-    var trainExamples = 0
-    var trainLossSum: Double = 0
-
-    mutating func add(_ h: FLUpdateHeader) {
-        if h.evalExamples > 0 {
-            examples += h.evalExamples
-            if let c = h.evalCorrect {
-                correct += c
-                hasAccuracy = true
-            }
-            if let l = h.evalLossMicros { lossSum += Double(l) / 1e6 * Double(h.evalExamples) }
-        }
-        if let l = h.trainLossMicros, h.examples > 0 {
-            trainExamples += h.examples
-            trainLossSum += Double(l) / 1e6 * Double(h.examples)
-        }
-    }
-
-    var accuracy: Float? { hasAccuracy && examples > 0 ? Float(Double(correct) / Double(examples)) : nil }
-    var loss: Float? { examples > 0 ? Float(lossSum / Double(examples)) : nil }
-    var trainLoss: Float? { trainExamples > 0 ? Float(trainLossSum / Double(trainExamples)) : nil }
 }

@@ -26,6 +26,8 @@ public struct SimulationConfiguration: Sendable, Equatable {
     public var errorFeedback: Bool
     /// Clients clip their update to this L2 norm before encoding (nil: no clipping).
     public var clipNorm: Double?
+    /// The server refuses updates whose L2 norm is above this; nil: no bound.
+    public var normBound: Double?
     /// The share of clients that are malicious (chosen once, by the seed).
     public var byzantineFraction: Double
     /// What the malicious clients do.
@@ -71,6 +73,7 @@ public struct SimulationConfiguration: Sendable, Equatable {
         try check(["sgd", "adam"].contains(optimizer), "the local optimizer is sgd or adam")
         try check(proximalMu >= 0 && proximalMu.isFinite, "the proximal mu must be at least 0")
         try check(clipNorm.map { $0 > 0 && $0.isFinite } ?? true, "the clip norm must be positive")
+        try check(normBound.map { $0 > 0 && $0.isFinite } ?? true, "the norm bound must be positive")
         try check(byzantineFraction >= 0 && byzantineFraction < 1, "the Byzantine fraction must be in [0, 1)")
         if case .topK = downEncoding {
             throw FederationError(.invalidArgument, "the global parameters cannot be sent top-k (use float32, float16 or int8)")

@@ -6,6 +6,8 @@ public struct SimulationRound: Codable, Sendable, Equatable {
     public var clients: Int
     /// Of those, how many were malicious.
     public var byzantine: Int
+    /// Updates the server refused (norm bound, ...).
+    public var refused: Int = 0
     /// The new global's accuracy on the held-out test rows (centralized evaluation).
     public var testAccuracy: Float?
     /// The new global's mean loss on the test rows.
