@@ -12,6 +12,8 @@ TEST_PY_PACKAGES := 'tritonclient[http]' numpy
 BENCH_APT_PACKAGES := wrk
 ## MLflow (the hub API benchmark's peer) gets a venv of its own: its pins need not match ORT's.
 MLFLOW_VENV := .venv-mlflow
+## Flower (the federated benchmark's peer) gets a venv of its own too.
+FLWR_VENV := .venv-flwr
 
 .PHONY: all deps build test test-deps demo bench bench-deps check-layering format clean
 
@@ -65,6 +67,9 @@ bench-deps: deps
 	@if [[ ",$${BENCH_ONLY:-hub}," == *",hub,"* ]] && ! $(MLFLOW_VENV)/bin/python -c "import mlflow" 2>/dev/null; then \
 	  python3 -m venv $(MLFLOW_VENV) && $(MLFLOW_VENV)/bin/pip install -q mlflow; \
 	fi
+	@if [[ ",$${BENCH_ONLY:-federated}," == *",federated,"* ]] && ! $(FLWR_VENV)/bin/python -c "import flwr, numpy" 2>/dev/null; then \
+	  python3 -m venv $(FLWR_VENV) && $(FLWR_VENV)/bin/pip install -q flwr==1.42.0 numpy; \
+	fi
 
 # BENCH_STATIC=1: the agent section also sizes and runs starling-agent built with
 # --static-swift-stdlib; that build recompiles the agent's modules (about 6 min here) and the
@@ -82,6 +87,7 @@ bench: bench-deps
 	$(SWIFT) build -c release --product starling-hub
 	$(SWIFT) build -c release --product starling-hub-ingest-bench
 	@BENCH_COMMAND="make bench$${BENCH_ONLY:+ BENCH_ONLY=$$BENCH_ONLY}" BENCH_MLFLOW_PYTHON="$(MLFLOW_VENV)/bin/python" \
+	  BENCH_FLWR_PYTHON="$(FLWR_VENV)/bin/python" \
 	  BENCH_AGENT_STATIC="$$(f="$${BENCH_OUT:-out/bench}/starling-agent-static"; [ "$${BENCH_STATIC:-0}" = 1 ] && realpath "$$f")" \
 	  Benchmarks/run.sh "$$($(SWIFT) build -c release --show-bin-path)" "$(VENV)/bin/python"
 

@@ -24,7 +24,7 @@ bin="$(cd "$1" && pwd)"
 py="$2"
 cd "$(dirname "$0")/.."
 out="${BENCH_OUT:-out/bench}"
-only="${BENCH_ONLY:-int8,layers,fp32,backends,training,packages,transport,agent,hub,fleet}"
+only="${BENCH_ONLY:-int8,layers,fp32,backends,training,packages,transport,agent,hub,fleet,federated}"
 repeats="${BENCH_REPEATS:-5}"
 cpu="${BENCH_CPU:-1}"
 results="$out/results.jsonl"
@@ -36,7 +36,7 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 want() { [[ ",$only," == *",$1,"* ]]; }
 for section in ${only//,/ }; do
   case "$section" in
-    int8 | layers | fp32 | backends | training | packages | transport | agent | hub | fleet) ;;
+    int8 | layers | fp32 | backends | training | packages | transport | agent | hub | fleet | federated) ;;
     *) echo "run.sh: unknown section '$section' in BENCH_ONLY" >&2 && exit 2 ;;
   esac
 done
@@ -205,6 +205,18 @@ if want fleet; then
   Benchmarks/fleet/rollout_sim.sh "$bin" "$out" | grep '^{' >>"$results" || true
   Benchmarks/fleet/rollout_hub.sh "$bin" "$out" | grep '^{' >>"$results" || true
   echo "   fleet done ($(($(date +%s) - started)) s)"
+fi
+
+# Federated learning (issue 6), against Flower 1.42 in the same run (BENCH_FLWR_PYTHON, default
+# .venv-flwr/bin/python): streaming FedAvg over K = 1,000 updates × P = 1M float32 against Flower's
+# aggregate(), then the digits comparison on Flower's split (same inits, same batches) and
+# Starling's best configurations. Text reports in $out/federated-*.txt.
+if want federated; then
+  echo "== federated: aggregation (1,000 × 1M) and digits vs Flower 1.42"
+  flwr_py="${BENCH_FLWR_PYTHON:-.venv-flwr/bin/python}"
+  BIN="$bin/starling-bench" PY="$flwr_py" Benchmarks/federated/aggregate.sh 1000 1000000 3 2>&1 | tee "$out/federated-aggregate.txt"
+  STARLING="$bin/starling" PYTHON="$flwr_py" OUT="$out/federated" Benchmarks/federated/digits.sh 2>&1 | tee "$out/federated-digits.txt"
+  echo "   federated done ($(($(date +%s) - started)) s)"
 fi
 
 # Hub benchmark (issue 5). Ingest: starling-hub-ingest-bench, one process per repeat

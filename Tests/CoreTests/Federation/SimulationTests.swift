@@ -100,3 +100,41 @@ struct SimulationTests {
         #expect(abs(m[1] + 5.61) < 1e-5)
     }
 }
+
+/// Byzantine clients on Flower's digits split (20 non-IID clients, 4 of them sending −4 × their
+/// delta): what the robust strategies and the hub's norm bound do about them. Ten rounds of the
+/// MLP recipe keep it short; the 30-round numbers are in Benchmarks/federated/README.md.
+@Suite("Federated robustness")
+struct RobustnessTests {
+    static let rounds = 10
+
+    func run(_ strategy: any AggregationStrategy, byzantine: Double, normBound: Double? = nil) throws -> SimulationResult {
+        let dataset = try FederationFixtures.digits(clients: 20)
+        let graph = try ModelBuilder.build(.mlp(hidden: [64]), inputShape: [64], outputs: 10, seed: 1)
+        var configuration = SimulationConfiguration(
+            rounds: Self.rounds, byzantineFraction: byzantine, attack: .scale(-4))
+        configuration.normBound = normBound
+        return try FederatedSimulation(
+            graph: graph, participants: dataset.participants, test: dataset.test, configuration: configuration
+        ).run(strategy: strategy)
+    }
+
+    @Test("Multi-Krum stays within a point of its clean accuracy while FedAvg collapses")
+    func multiKrum() throws {
+        let clean = try run(try Krum(numMaliciousClients: 4, numClientsToKeep: 12), byzantine: 0)
+        let attacked = try run(try Krum(numMaliciousClients: 4, numClientsToKeep: 12), byzantine: 0.2)
+        let fedavg = try run(FedAvg(), byzantine: 0.2)
+        #expect(attacked.rounds.allSatisfy { $0.byzantine == 4 })
+        #expect(abs(attacked.finalAccuracy! - clean.finalAccuracy!) <= 0.01, "\(attacked.finalAccuracy!) vs \(clean.finalAccuracy!)")
+        #expect(fedavg.finalAccuracy! < 0.3)
+    }
+
+    @Test("FedAvg with a norm bound refuses the scaled updates and keeps learning")
+    func normBound() throws {
+        let bounded = try run(FedAvg(), byzantine: 0.2, normBound: 2)
+        let refused = bounded.rounds.map(\.refused).reduce(0, +)
+        // Only malicious updates are that large: at most 4 a round, and most of them.
+        #expect(refused > 0 && refused <= 4 * Self.rounds)
+        #expect(bounded.finalAccuracy! > (try run(FedAvg(), byzantine: 0.2)).finalAccuracy! + 0.2)
+    }
+}
