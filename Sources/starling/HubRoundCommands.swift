@@ -241,6 +241,8 @@ struct RoundRecordView: Decodable {
         var bytesUp: Int
         var rejected: [String: Int]
         var millis: Int64
+        var epsilon: Double?
+        var delta: Double?
 
         var line: String {
             let acc = accuracy.map { String(format: "%.4f", $0) } ?? "n/a"
@@ -248,6 +250,7 @@ struct RoundRecordView: Decodable {
             let refused = rejected.isEmpty ? "" : ", refused " + rejected.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: " ")
             return "iteration \(number) (\(kind)): \(participants.count)/\(selected) devices, federated accuracy \(acc), loss \(loss) on \(evalExamples) examples, "
                 + "\(bytesDown) B down, \(bytesUp) B up, \(millis) ms\(refused)"
+                + (epsilon.map { String(format: ", privacy spent ε %.3g at δ %.0e", $0, delta ?? 0) } ?? "")
         }
     }
 

@@ -284,6 +284,36 @@ struct RoundRunnerTests {
         }
     }
 
+    @Test("a round with central DP reports the privacy it spent, growing with each iteration")
+    func privacySpent() async throws {
+        try await Self.withFleet { fleet, services in
+            defer { services.close() }
+            var request = RoundRequest(model: Self.model)
+            request.rounds = 2
+            request.minClients = 4
+            request.evaluate = false
+            request.privacy = PrivacyConfiguration(clipping: .fixed, noiseMultiplier: 1.1, numSampledClients: 4, clippingNorm: 1)
+            let id = try await services.rounds.start(request, by: HubFixture.alice).record.id
+            let ids = fleet.devices.keys.sorted()
+            for iteration in 1...2 {
+                try await fleet.waitForTasks(ids, count: iteration)
+                for device in ids { try await Self.send(services, device, try Self.answer(fleet, device).frame) }
+                await services.rounds.tick()
+            }
+            await services.rounds.tick()
+            let view = try await services.rounds.view(id: id)
+            #expect(view.record.status == .completed, "\(view.events.map(\.text))")
+            let spent = view.record.history.compactMap(\.epsilon)
+            // The accountant's own value for one and two steps at q = 1, σ = 1.1, δ = 1e-5.
+            var one = RDPAccountant()
+            one.compose(noiseMultiplier: 1.1, samplingRate: 1, steps: 1)
+            var two = RDPAccountant()
+            two.compose(noiseMultiplier: 1.1, samplingRate: 1, steps: 2)
+            #expect(spent == [one.epsilon(delta: 1e-5).epsilon, two.epsilon(delta: 1e-5).epsilon])
+            #expect(spent.count == 2 && spent[1] > spent[0] && view.record.history.allSatisfy { $0.delta == 1e-5 })
+        }
+    }
+
     @Test("requests are checked: viewers, unknown models, bad settings, a second round of the same model")
     func requestChecks() async throws {
         try await Self.withFleet { fleet, services in

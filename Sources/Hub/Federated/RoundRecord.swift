@@ -38,6 +38,11 @@ public struct IterationSummary: Sendable, Equatable, Codable {
     public var rejected: [String: Int]
     /// Wall time from opening to closing, ms.
     public var millis: Int64
+    /// With central DP: the privacy spent by the round so far, ε at `delta` (RDP accountant,
+    /// subsampled Gaussian with the round's noise multiplier and sampling fraction).
+    public var epsilon: Double?
+    /// The δ that `epsilon` is stated at.
+    public var delta: Double?
 }
 
 /// A stored round.

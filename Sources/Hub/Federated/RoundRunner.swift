@@ -44,6 +44,8 @@ public actor RoundRunner {
 
     /// The principal of the runner's own changes in the audit log.
     public static let subject = "hub-rounds"
+    /// The δ at which DP rounds report ε.
+    public static let privacyDelta = 1e-5
 
     private struct Live {
         var record: RoundRecord
@@ -335,6 +337,16 @@ public actor RoundRunner {
             loss: e.loss, evalExamples: e.examples, trainLoss: e.trainLoss, bytesDown: entry.frame.count * s.selected.count,
             bytesUp: s.bytesReceived, rejected: entry.rejected, millis: now() - s.openedAt)
         entry.record.history.append(summary)
+        if let privacy = entry.record.request.privacy, privacy.noiseMultiplier > 0 {
+            // Every fit iteration so far is one step of the subsampled Gaussian mechanism.
+            var accountant = RDPAccountant()
+            let steps = entry.record.history.filter { $0.kind == "fit" }.count
+            accountant.compose(
+                noiseMultiplier: privacy.noiseMultiplier, samplingRate: entry.record.request.fraction ?? 1, steps: steps)
+            let delta = Self.privacyDelta
+            entry.record.history[entry.record.history.count - 1].epsilon = accountant.epsilon(delta: delta).epsilon
+            entry.record.history[entry.record.history.count - 1].delta = delta
+        }
         entry.record.iterations = entry.coordinator.completed
         entry.retries = 0
         live[id] = entry
