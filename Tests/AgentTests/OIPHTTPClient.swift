@@ -69,7 +69,8 @@ final class OIPHTTPClient: @unchecked Sendable {  // used by one thread at a tim
     }
 
     private func setTimeout() throws {
-        var timeout = timeval(tv_sec: 20, tv_usec: 0)
+        // A guard against a hung server, not a latency bound: generous for a loaded 2-core machine.
+        var timeout = timeval(tv_sec: 120, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     }
 
