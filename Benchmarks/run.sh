@@ -216,6 +216,7 @@ if want federated; then
   flwr_py="${BENCH_FLWR_PYTHON:-.venv-flwr/bin/python}"
   BIN="$bin/starling-bench" PY="$flwr_py" Benchmarks/federated/aggregate.sh 1000 1000000 3 2>&1 | tee "$out/federated-aggregate.txt"
   STARLING="$bin/starling" PYTHON="$flwr_py" OUT="$out/federated" Benchmarks/federated/digits.sh 2>&1 | tee "$out/federated-digits.txt"
+  Benchmarks/federated/round_agents.sh "$bin" 20 10 2>&1 | tee "$out/federated-round.txt" | grep '^{' >>"$results" || true
   echo "   federated done ($(($(date +%s) - started)) s)"
 fi
 
