@@ -91,6 +91,9 @@ public enum HubRuntime {
                     switch try? Topic(parsing: message.topic) {
                     case .fetch?: fetchSink.yield(message)
                     case .flUpdate?: updateSink.yield(message)
+                    case .events?:
+                        updateSink.yield(message)
+                        fleetSink.yield(message)
                     default: fleetSink.yield(message)
                     }
                 }
@@ -99,7 +102,13 @@ public enum HubRuntime {
                 updateSink.finish()
             },
             Task {
-                for await message in updateMessages { await rounds.handle(message) }
+                for await message in updateMessages {
+                    if case .events? = try? Topic(parsing: message.topic) {
+                        await rounds.handleEvent(message)
+                    } else {
+                        await rounds.handle(message)
+                    }
+                }
             },
             Task {
                 for await message in fleetMessages { await monitor.handle(message) }

@@ -229,6 +229,14 @@ struct RoundRunnerTests {
             request.deadline = "1m"
             request.evaluate = false
             let id = try await services.rounds.start(request, by: HubFixture.alice).record.id
+            // A device that declines says why; the round's log shows it.
+            let skip = DeviceEvent(
+                id: "e-1", time: fleet.clock.now(), kind: .federated, phase: .skipped, reason: "3 labelled examples; the task needs 5",
+                modelName: ModelName(unchecked: Self.model), rolloutId: id)
+            await services.rounds.handleEvent(try Topic.events(try DeviceID("dev-3")).message(skip))
+            #expect(try await services.rounds.view(id: id).events.contains {
+                $0.text == "dev-3 skipped the task: 3 labelled examples; the task needs 5"
+            })
             let ids = fleet.devices.keys.sorted()
             try await fleet.waitForTasks(ids, count: 1)
             for device in ids.prefix(2) { try await Self.send(services, device, try Self.answer(fleet, device).frame) }

@@ -244,6 +244,17 @@ public actor RoundRunner {
         if entry.coordinator.allAnswered { await advance(roundId) }
     }
 
+    /// Notes a device's federated `skipped` or `failed` event in its round's log, so an operator
+    /// sees why an iteration is short of answers (no key, too few examples, the profile's budget).
+    public func handleEvent(_ message: Message) async {
+        guard case .events(let device)? = try? Topic(parsing: message.topic),
+            let event = try? MessageCodec.decode(DeviceEvent.self, from: message.payload), event.kind == .federated,
+            event.phase == .skipped || event.phase == .failed, let round = event.rolloutId, live[round] != nil
+        else { return }
+        let what = event.phase == .skipped ? "skipped the task" : "failed"
+        await log(round, "\(device.rawValue) \(what): \(event.reason ?? "no reason given")")
+    }
+
     private func count(_ reason: UpdateRejection, _ round: String?) {
         counters.rejected[reason.rawValue, default: 0] += 1
     }
