@@ -94,6 +94,39 @@ struct RolloutRunnerTests {
 
     static let gates = ["error_rate <= baseline + 0.01", "p95_latency <= 1.5 * baseline", "accuracy >= baseline - 0.02"]
 
+    @Test("creating while the runner ticks answers the rollout it created, never a conflict with itself")
+    func createWhileTicking() async throws {
+        try await Self.withFleet { fleet in
+            try await fleet.everyoneReports(initial: "1.0.0", candidateVersion: "2.0.0", candidate: (0.01, 2, 0.95))
+            let runner = fleet.runner
+            let ticker = Task {
+                while !Task.isCancelled {
+                    await runner.tick()
+                    await Task.yield()
+                }
+            }
+            defer { ticker.cancel() }
+            for _ in 0..<10 {
+                let created = try await runner.create(
+                    RolloutRequest(
+                        model: "digits", version: "2.0.0", target: "site in (north,south)", phases: "25%,100%",
+                        gates: Self.gates, minDevices: 2, observe: "1m"),
+                    by: HubFixture.alice)
+                #expect(created.record.state != .pending)
+                // An operator's command may meet a tick that moved the rollout first (409: read it
+                // again); it applies on the next try.
+                for attempt in 1...20 {
+                    do {
+                        _ = try await runner.command(.abort, id: created.record.id, reason: nil, by: HubFixture.alice)
+                        break
+                    } catch let error as RolloutError where error.code == .conflict && attempt < 20 {
+                        continue
+                    }
+                }
+            }
+        }
+    }
+
     @Test("a healthy candidate goes canary → 50% → all, the same devices staying on it as it grows")
     func promotesThroughPhases() async throws {
         try await Self.withFleet { fleet in

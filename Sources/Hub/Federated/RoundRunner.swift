@@ -429,20 +429,18 @@ public actor RoundRunner {
         if failures > 0 { await log(id, "could not send the task to \(failures) device(s); they may miss the iteration") }
     }
 
+    /// Reads the enrolled public keys of `devices` that round `id` does not hold yet.
     private func loadKeys(_ id: String, devices: [String]) async {
-        guard var entry = live[id] else { return }
-        for device in devices where entry.keys[device] == nil {
+        guard let known = live[id]?.keys else { return }
+        var found: [String: Curve25519.Signing.PublicKey] = [:]
+        for device in devices where known[device] == nil {
             if let hex = try? await store.device(id: device)?.signingKey, let raw = PackageDigest.bytes(hex: hex),
                 let key = try? Curve25519.Signing.PublicKey(rawRepresentation: raw)
             {
-                entry.keys[device] = key
+                found[device] = key
             }
         }
-        if let current = live[id] {
-            entry.coordinator = current.coordinator
-            entry.record = current.record
-        }
-        live[id]?.keys = entry.keys
+        live[id]?.keys.merge(found) { old, _ in old }
     }
 
     /// Enrolled devices matching the round's selector, with a signing key, online, serving the

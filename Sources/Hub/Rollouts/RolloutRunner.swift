@@ -97,7 +97,14 @@ public actor RolloutRunner {
             createdAt: time, createdBy: principal.subject)
         try await store.insertRollout(record, change: ChangeContext(subject: principal.subject, time: time))
         await log(record.id, "created by \(principal.subject): \(record.candidate) over \(record.baseline ?? "no baseline") on '\(record.selector)' (\(targets.count) devices)")
-        let started = try await apply(.start(now: time), to: record, by: principal.subject)
+        let started: RolloutRecord
+        do {
+            started = try await apply(.start(now: time), to: record, by: principal.subject)
+        } catch let error as RolloutError where error.code == .conflict {
+            // A tick between the insert and the start saw the stored pending rollout and started
+            // it first: the same outcome, so answer with what is stored.
+            started = try await rollout(record.id)
+        }
         return try await view(started)
     }
 
@@ -199,7 +206,12 @@ public actor RolloutRunner {
         let reconciled = try await reconcile(moved)
         // A rollback is finished once the baseline went out to every device.
         if case .rollingBack = moved.state, reconciled {
-            return try await apply(.rollbackFinished, to: moved, by: subject)
+            do {
+                return try await apply(.rollbackFinished, to: moved, by: subject)
+            } catch let error as RolloutError where error.code == .conflict {
+                // A tick finished the rollback meanwhile: the change asked for has happened.
+                return try await rollout(record.id)
+            }
         }
         return moved
     }
