@@ -128,36 +128,14 @@ public struct FLUpdateFrame: Sendable, Equatable {
 
     /// The frame's bytes.
     public func encoded() -> [UInt8] {
-        let head = header.encoded()
-        var out = Self.magic
-        out.reserveCapacity(16 + head.count + payload.count)
-        out.append(Self.version)
-        out.append(0)
-        out.appendLittleEndian(UInt16(0))
-        out.appendLittleEndian(UInt32(head.count))
-        out.appendLittleEndian(UInt32(payload.count))
-        out.append(contentsOf: head)
-        out.append(contentsOf: payload)
-        return out
+        HeadedFrame.encode(magic: Self.magic, version: Self.version, head: header.encoded(), payload: payload)
     }
 
     /// Parses a frame; payloads over `maxPayload` bytes are `tooLarge`.
     public init(parsing bytes: [UInt8], maxPayload: Int = maxPayloadBytes) throws(ProtocolError) {
-        var reader = FrameReader(bytes: bytes, what: "FL update frame")
-        try reader.expectMagic(Self.magic)
-        try reader.expectVersion(Self.version)
-        guard try reader.u8() == 0, try reader.u16() == 0 else { throw reader.fail("has reserved bits set") }
-        let headerLength = Int(try reader.u32())
-        let payloadLength = Int(try reader.u32())
-        guard headerLength <= Self.maxHeaderBytes else {
-            throw ProtocolError(.tooLarge, "FL update header is \(headerLength) bytes; the limit is \(Self.maxHeaderBytes)")
-        }
-        guard payloadLength <= maxPayload else {
-            throw ProtocolError(.tooLarge, "FL update payload is \(payloadLength) bytes; the limit is \(maxPayload)")
-        }
-        let head = Array(try reader.take(headerLength))
-        let payload = Array(try reader.take(payloadLength))
-        try reader.expectEnd()
+        let (head, payload) = try HeadedFrame.parse(
+            bytes, magic: Self.magic, version: Self.version, what: "FL update", maxHead: Self.maxHeaderBytes,
+            maxPayload: maxPayload)
         header = try SignedMessage<FLUpdateHeader>(decoding: head, maxBytes: Self.maxHeaderBytes)
         do {
             try Self.check(header.unverified, payload)
@@ -203,36 +181,14 @@ public struct FLTaskFrame: Sendable, Equatable {
 
     /// The frame's bytes.
     public func encoded() throws(ProtocolError) -> [UInt8] {
-        let head = try MessageCodec.encode(task)
-        var out = Self.magic
-        out.reserveCapacity(16 + head.count + payload.count)
-        out.append(Self.version)
-        out.append(0)
-        out.appendLittleEndian(UInt16(0))
-        out.appendLittleEndian(UInt32(head.count))
-        out.appendLittleEndian(UInt32(payload.count))
-        out.append(contentsOf: head)
-        out.append(contentsOf: payload)
-        return out
+        HeadedFrame.encode(magic: Self.magic, version: Self.version, head: try MessageCodec.encode(task), payload: payload)
     }
 
     /// Parses and validates a frame; payloads over `maxPayload` bytes are `tooLarge`.
     public init(parsing bytes: [UInt8], maxPayload: Int = FLUpdateFrame.maxPayloadBytes) throws(ProtocolError) {
-        var reader = FrameReader(bytes: bytes, what: "FL task frame")
-        try reader.expectMagic(Self.magic)
-        try reader.expectVersion(Self.version)
-        guard try reader.u8() == 0, try reader.u16() == 0 else { throw reader.fail("has reserved bits set") }
-        let headerLength = Int(try reader.u32())
-        let payloadLength = Int(try reader.u32())
-        guard headerLength <= FLUpdateFrame.maxHeaderBytes else {
-            throw ProtocolError(.tooLarge, "FL task is \(headerLength) bytes; the limit is \(FLUpdateFrame.maxHeaderBytes)")
-        }
-        guard payloadLength <= maxPayload else {
-            throw ProtocolError(.tooLarge, "FL task payload is \(payloadLength) bytes; the limit is \(maxPayload)")
-        }
-        let head = Array(try reader.take(headerLength))
-        let payload = Array(try reader.take(payloadLength))
-        try reader.expectEnd()
+        let (head, payload) = try HeadedFrame.parse(
+            bytes, magic: Self.magic, version: Self.version, what: "FL task", maxHead: FLUpdateFrame.maxHeaderBytes,
+            maxPayload: maxPayload)
         task = try MessageCodec.decode(FLTask.self, from: head)
         do {
             try Self.check(task, payload)
@@ -250,6 +206,45 @@ public struct FLTaskFrame: Sendable, Equatable {
         guard PackageDigest.sha256(payload) == task.globalSha256 else {
             throw ProtocolError(.invalidValue, "FL task payload does not match the SHA-256 in the task")
         }
+    }
+}
+
+/// The envelope the two federated frames share: magic (4), frame version (u8), reserved (u8 and
+/// u16, 0), head length (u32), payload length (u32), the head, the payload; little-endian.
+enum HeadedFrame {
+    static func encode(magic: [UInt8], version: UInt8, head: [UInt8], payload: [UInt8]) -> [UInt8] {
+        var out = magic
+        out.reserveCapacity(16 + head.count + payload.count)
+        out.append(version)
+        out.append(0)
+        out.appendLittleEndian(UInt16(0))
+        out.appendLittleEndian(UInt32(head.count))
+        out.appendLittleEndian(UInt32(payload.count))
+        out.append(contentsOf: head)
+        out.append(contentsOf: payload)
+        return out
+    }
+
+    /// The head and payload of a frame called `what` in errors; lengths are checked exactly.
+    static func parse(
+        _ bytes: [UInt8], magic: [UInt8], version: UInt8, what: String, maxHead: Int, maxPayload: Int
+    ) throws(ProtocolError) -> (head: [UInt8], payload: [UInt8]) {
+        var reader = FrameReader(bytes: bytes, what: "\(what) frame")
+        try reader.expectMagic(magic)
+        try reader.expectVersion(version)
+        guard try reader.u8() == 0, try reader.u16() == 0 else { throw reader.fail("has reserved bits set") }
+        let headLength = Int(try reader.u32())
+        let payloadLength = Int(try reader.u32())
+        guard headLength <= maxHead else {
+            throw ProtocolError(.tooLarge, "\(what) header is \(headLength) bytes; the limit is \(maxHead)")
+        }
+        guard payloadLength <= maxPayload else {
+            throw ProtocolError(.tooLarge, "\(what) payload is \(payloadLength) bytes; the limit is \(maxPayload)")
+        }
+        let head = Array(try reader.take(headLength))
+        let payload = Array(try reader.take(payloadLength))
+        try reader.expectEnd()
+        return (head, payload)
     }
 }
 

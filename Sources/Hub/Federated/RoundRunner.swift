@@ -216,12 +216,12 @@ public actor RoundRunner {
         do {
             frame = try FLUpdateFrame(parsing: message.payload)
         } catch {
-            count(.malformed, nil)
+            count(.malformed)
             return
         }
         let roundId = frame.header.unverified.roundId
         guard var entry = live[roundId] else {
-            count(.late, nil)
+            count(.late)
             if let record = try? await store.round(id: roundId) {
                 await log(record.id, "refused an update from \(device.rawValue) after the round ended")
             }
@@ -234,7 +234,7 @@ public actor RoundRunner {
             counters.bytesUp += frame.payload.count
         case .rejected(let reason, let why):
             entry.rejected[reason.rawValue, default: 0] += 1
-            count(reason, nil)
+            count(reason)
             live[roundId] = entry
             await log(roundId, "refused an update: \(why)")
             return
@@ -255,7 +255,7 @@ public actor RoundRunner {
         await log(round, "\(device.rawValue) \(what): \(event.reason ?? "no reason given")")
     }
 
-    private func count(_ reason: UpdateRejection, _ round: String?) {
+    private func count(_ reason: UpdateRejection) {
         counters.rejected[reason.rawValue, default: 0] += 1
     }
 
