@@ -16,6 +16,25 @@ struct MemoryDownloader: PackageDownloader {
     }
 }
 
+/// The device's effects with `traffic` run at the start of each probation: requests answered
+/// while the new version serves.
+struct ProbationTrafficEffects: UpdateEffects {
+    let inner: DeviceUpdateEffects
+    let traffic: @Sendable (UpdatePlan) -> Void
+
+    func activeVersion(of model: String) async -> String? { await inner.activeVersion(of: model) }
+    func download(_ plan: UpdatePlan) async throws(UpdateFailure) { try await inner.download(plan) }
+    func verifyAndStage(_ plan: UpdatePlan) async throws(UpdateFailure) { try await inner.verifyAndStage(plan) }
+    func swapIn(_ plan: UpdatePlan) async throws(UpdateFailure) { try await inner.swapIn(plan) }
+    func watch(_ plan: UpdatePlan) async throws(UpdateFailure) {
+        traffic(plan)
+        try await inner.watch(plan)
+    }
+    func swapBack(_ plan: UpdatePlan) async throws(UpdateFailure) { try await inner.swapBack(plan) }
+    func commit(_ plan: UpdatePlan) async { await inner.commit(plan) }
+    func discard(_ plan: UpdatePlan) async { await inner.discard(plan) }
+}
+
 @Suite("Device update effects")
 struct DeviceUpdateEffectsTests {
     /// A device serving v1 (bootstrapped) with the real registry, store and files.
@@ -26,7 +45,10 @@ struct DeviceUpdateEffectsTests {
         let runner: UpdateRunner
         let events: UpdateEventLog
 
-        init(store: AgentStore, directory: String, packages: [ModelPackage], probation: Duration = .zero) async throws {
+        init(
+            store: AgentStore, directory: String, packages: [ModelPackage], probation: Duration = .zero,
+            duringProbation: (@Sendable (VersionHealth, UpdatePlan) -> Void)? = nil
+        ) async throws {
             let installer = try InstallFixture.installer(directory)
             try installer.prepare()
             registry = ModelRegistry()
@@ -38,7 +60,14 @@ struct DeviceUpdateEffectsTests {
                 health: health, rule: ProbationRule(maxErrorRateIncrease: 0.05, maxLatencyRatio: 100, minRequests: 20),
                 probation: probation)
             let events = UpdateEventLog()
-            runner = UpdateRunner(store: store, effects: effects, report: { events.append($0) })
+            let health = health
+            let wrapped: any UpdateEffects =
+                if let duringProbation {
+                    ProbationTrafficEffects(inner: effects) { duringProbation(health, $0) }
+                } else {
+                    effects
+                }
+            runner = UpdateRunner(store: store, effects: wrapped, report: { events.append($0) })
             self.events = events
             self.store = store
             try await runner.start()
@@ -70,11 +99,12 @@ struct DeviceUpdateEffectsTests {
     func probationRollback() async throws {
         try await withStore { store, directory in
             let v2 = InstallFixture.package("1.1.0", seed: 2)
-            let device = try await Device(store: store, directory: directory, packages: [v2])
+            let device = try await Device(store: store, directory: directory, packages: [v2]) { health, plan in
+                // What the new version answers during its probation: mostly failures.
+                for _ in 0..<30 { health.recordFailure(model: "digits", version: plan.modelVersion) }
+                for _ in 0..<10 { health.recordSuccess(model: "digits", version: plan.modelVersion, latencyMicroseconds: 100) }
+            }
             for _ in 0..<50 { device.health.recordSuccess(model: "digits", version: "1.0.0", latencyMicroseconds: 100) }
-            // What the new version will have answered by the end of its probation: mostly failures.
-            for _ in 0..<30 { device.health.recordFailure(model: "digits", version: "1.1.0") }
-            for _ in 0..<10 { device.health.recordSuccess(model: "digits", version: "1.1.0", latencyMicroseconds: 100) }
             await device.runner.submit(device.plan(v2, id: "as-2"))
             await device.runner.waitUntilSettled()
             #expect(await device.runner.state == .rolledBack)
@@ -83,6 +113,31 @@ struct DeviceUpdateEffectsTests {
             #expect(Set(states) == ["1.0.0=active", "1.1.0=failed"])
             let rollback = try #require(device.events.all.first { $0.phase == .rollingBack })
             #expect(rollback.error == .probationFailed && rollback.reason?.contains("error rate") == true)
+        }
+    }
+
+    @Test("a version swapped in again is judged on what it answers from then on, not on its earlier stint")
+    func probationCountsFromSwapIn() async throws {
+        try await withStore { store, directory in
+            let v1 = InstallFixture.package("1.0.0", seed: 1)
+            let v2 = InstallFixture.package("1.1.0", seed: 2)
+            let device = try await Device(store: store, directory: directory, packages: [v1, v2]) { health, plan in
+                for _ in 0..<30 { health.recordSuccess(model: "digits", version: plan.modelVersion, latencyMicroseconds: 100) }
+            }
+            // 1.0.0's first stint went badly (a fifth failed); 1.1.0 then serves cleanly.
+            for _ in 0..<40 { device.health.recordSuccess(model: "digits", version: "1.0.0", latencyMicroseconds: 100) }
+            for _ in 0..<10 { device.health.recordFailure(model: "digits", version: "1.0.0") }
+            await device.runner.submit(device.plan(v2, id: "as-2"))
+            await device.runner.waitUntilSettled()
+            #expect(await device.runner.state == .committed)
+            // A signed rollback order to 1.0.0: its clean probation must not be held against its past.
+            var back = device.plan(v1, id: "as-3")
+            back.issuedAt = 2
+            await device.runner.submit(back)
+            await device.runner.waitUntilSettled()
+            #expect(await device.runner.state == .committed)
+            #expect(device.registry.versions(of: "digits")?.active == "1.0.0")
+            #expect(device.health.snapshot(model: "digits", version: "1.0.0").failures == 0)
         }
     }
 

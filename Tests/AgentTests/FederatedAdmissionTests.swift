@@ -94,6 +94,15 @@ struct FederatedAdmissionTests {
         #expect(FederatedAdmission.epochs(requested: requested, secondsPerEpoch: perEpoch, budget: budget) == expected)
     }
 
+    @Test("training must stop at nine tenths of the budget or of the time left before the task's deadline")
+    func trainingDeadline() {
+        let start = ContinuousClock.now
+        #expect(FederatedAdmission.trainingDeadline(from: start, budget: 60, untilTaskDeadline: 600) == start + .seconds(54))
+        #expect(FederatedAdmission.trainingDeadline(from: start, budget: 60, untilTaskDeadline: 10) == start + .seconds(9))
+        #expect(FederatedAdmission.trainingDeadline(from: start, budget: 60, untilTaskDeadline: -5) == start)
+        #expect(FederatedAdmission.trainingDeadline(from: start, budget: 0, untilTaskDeadline: 600) == nil)
+    }
+
     @Test("the memory estimate counts the feeds and seven copies of the parameters")
     func memory() {
         let feeds = ["input": Tensor(shape: [10, 64], repeating: 0)]

@@ -104,6 +104,23 @@ struct TrainingTests {
         #expect(abs(grads["a"]!.scalars[0] - 0.3) < 1e-6 && abs(grads["b"]!.scalars[0] - 1.2) < 1e-6)
     }
 
+    @Test("a deadline stops training between epochs: a passed one after the first, a far one never")
+    func deadline() throws {
+        let start = try ModelBuilder.build(.mlp(hidden: [8]), inputShape: [4], outputs: 2, seed: 1)
+        let x = Tensor(shape: [16, 4], scalars: (0..<64).map { Float($0 % 7) / 7 })
+        let y = Targets.classes((0..<16).map { $0 % 2 })
+        let trainer = Trainer(config: TrainingConfig(epochs: 5, batchSize: 4, seed: 1))
+        var passed = start
+        let early = try trainer.fit(&passed, feeds: ["input": x], targets: y, deadline: .now - .seconds(1))
+        #expect(early.map(\.epoch) == [1])
+        var far = start
+        let all = try trainer.fit(&far, feeds: ["input": x], targets: y, deadline: .now + .seconds(3600))
+        #expect(all.map(\.epoch) == [1, 2, 3, 4, 5])
+        var none = start
+        try trainer.fit(&none, feeds: ["input": x], targets: y)
+        #expect(none.initializers == far.initializers, "a deadline that does not bind changes nothing")
+    }
+
     @Test("batch norm learns running statistics and folds into the convolution")
     func batchNormFolding() throws {
         var graph = try ModelBuilder.build(

@@ -170,7 +170,11 @@ struct HubEndToEndTests {
                 let served = try await eventually(timeout: .seconds(300)) {
                     try await AgentFixture.servedVersion(port: agent.port) == version
                 }
-                #expect(served, "\(agent.id) does not serve \(version)")
+                if !served {
+                    let tail = agent.process.output.suffix(60).joined(separator: "\n")
+                    let device = (try? await api("GET", "/devices/\(agent.id)").1) ?? [:]
+                    Issue.record("\(agent.id) does not serve \(version); hub: \(device)\nits last lines:\n\(tail)")
+                }
             }
         }
 

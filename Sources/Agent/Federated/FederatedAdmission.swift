@@ -62,6 +62,17 @@ enum FederatedAdmission {
         return min(requested, fit)
     }
 
+    /// When local training must stop (enforced by `Trainer.fit` between epochs): nine tenths of
+    /// the budget, or of the time left before the task's deadline if that is shorter, the last
+    /// tenth kept for evaluation, clipping, encoding and signing. Nil for `evaluate` tasks
+    /// (budget 0), which do not train.
+    static func trainingDeadline(
+        from start: ContinuousClock.Instant, budget: Double, untilTaskDeadline: Double
+    ) -> ContinuousClock.Instant? {
+        guard budget > 0 else { return nil }
+        return start + .seconds(max(0, min(budget, untilTaskDeadline)) * 0.9)
+    }
+
     /// Bytes training needs beyond the served model: the feeds, and the parameters several
     /// times over (the global copy, the trained copy, gradients, optimizer moments, delta).
     static func memoryBytes(feeds: [String: Tensor], parameters: Int) -> Int {

@@ -164,8 +164,9 @@ public actor FederatedService {
                 version: version)
         }
         var run = frame
+        var budget = 0.0
         if task.kind == "fit" {
-            let budget = FederatedAdmission.budgetSeconds(task, policy: policy)
+            budget = FederatedAdmission.budgetSeconds(task, policy: policy)
             guard
                 let epochs = FederatedAdmission.epochs(
                     requested: task.localEpochs, secondsPerEpoch: prepared.secondsPerEpoch, budget: budget)
@@ -193,11 +194,15 @@ public actor FederatedService {
         let now = wallClock()
         let seed = Self.seed(task.id)
         let started = ContinuousClock.now
+        let trainingDeadline = FederatedAdmission.trainingDeadline(
+            from: started, budget: budget, untilTaskDeadline: Double(record.deadline - now) / 1000)
         let result = await TrainingThread.run(niceness: configuration.niceness) {
             () -> Result<(FederatedClient.Outcome, [Float]?), FederationError> in
             var residual = start
             do throws(FederationError) {
-                let outcome = try client.answer(capped, graph: graph, data: data, residual: &residual, now: now, seed: seed)
+                let outcome = try client.answer(
+                    capped, graph: graph, data: data, residual: &residual, now: now, seed: seed,
+                    trainingDeadline: trainingDeadline)
                 return .success((outcome, residual))
             } catch {
                 return .failure(error)

@@ -83,6 +83,8 @@ public struct DeviceUpdateEffects: UpdateEffects {
         // Verified again: the staged file may have been damaged since, and this is what will serve.
         let verified = try await installer.verify(path: installer.packagePath(plan.packageId), store: store)
         try check(verified, against: plan)
+        // Probation judges what this version answers from now on (it may have served before).
+        health.reset(model: plan.modelName, version: plan.modelVersion)
         try installer.load(verified, registry: registry, activate: true)
         do {
             try await store.setModelState(name: plan.modelName, version: plan.modelVersion, to: .active)
@@ -94,7 +96,7 @@ public struct DeviceUpdateEffects: UpdateEffects {
     public func watch(_ plan: UpdatePlan) async throws(UpdateFailure) {
         try? await Task.sleep(for: probation)
         guard !Task.isCancelled else { throw UpdateFailure(.probationFailed, "probation was interrupted") }
-        // Everything the new version answered since it was loaded: it serves only from the swap on.
+        // Everything the new version answered since the swap-in (which reset its series).
         let candidate = health.snapshot(model: plan.modelName, version: plan.modelVersion)
         let baseline = plan.previousVersion.map { health.snapshot(model: plan.modelName, version: $0) } ?? VersionHealth.Snapshot()
         if let why = rule.verdict(candidate: candidate, baseline: baseline) {

@@ -61,6 +61,12 @@ public final class VersionHealth: Sendable {
         series.withLock { all in all[Self.key(model, version), default: Series()].snapshot.failures += 1 }
     }
 
+    /// Forgets what `model`@`version` did: a version swapped in again (a rollback to it, or a
+    /// reinstall) is judged on what it answers from then on, not on an older stint.
+    public func reset(model: String, version: String) {
+        _ = series.withLock { $0.removeValue(forKey: Self.key(model, version)) }
+    }
+
     /// What `model`@`version` did so far.
     public func snapshot(model: String, version: String) -> Snapshot {
         series.withLock { $0[Self.key(model, version)]?.snapshot ?? Snapshot() }

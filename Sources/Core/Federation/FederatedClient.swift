@@ -46,9 +46,11 @@ public struct FederatedClient: Sendable {
 
     /// Answers `task` starting from `graph`'s structure (its parameters are replaced by the
     /// task's global ones). `residual` is the client's error-feedback memory for lossy encodings
-    /// (nil: none kept). `seed` fixes the shuffling order.
+    /// (nil: none kept). `seed` fixes the shuffling order. Local training stops early, after at
+    /// least one epoch, rather than run past `trainingDeadline` (see `Trainer.fit`).
     public func answer(
-        _ task: FLTaskFrame, graph base: Graph, data: LocalData, residual: inout [Float]?, now: Int64, seed: UInt64
+        _ task: FLTaskFrame, graph base: Graph, data: LocalData, residual: inout [Float]?, now: Int64, seed: UInt64,
+        trainingDeadline: ContinuousClock.Instant? = nil
     ) throws(FederationError) -> Outcome {
         let t = task.task
         var graph = base
@@ -89,7 +91,8 @@ public struct FederatedClient: Sendable {
                 epochs: t.localEpochs, batchSize: t.batchSize, optimizer: optimizer, loss: loss, seed: seed,
                 proximalMu: Float(t.proximalMu ?? 0))
             do {
-                reports = try Trainer(config: config).fit(&graph, feeds: data.feeds, targets: data.targets)
+                reports = try Trainer(config: config).fit(
+                    &graph, feeds: data.feeds, targets: data.targets, deadline: trainingDeadline)
             } catch {
                 throw FederationError(.training, "local training failed: \(error.message)")
             }

@@ -18,6 +18,8 @@ public struct FederationError: DomainError, Equatable {
         case notEnoughUpdates
         /// Local training could not run (no examples, diverged, model without parameters).
         case training
+        /// A networked simulation could not reach its broker, or a client did not answer in time.
+        case network
     }
 
     /// The kind of failure.

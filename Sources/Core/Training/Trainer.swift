@@ -72,10 +72,15 @@ public struct Trainer: Sendable {
     }
 
     /// Trains `graph` in place on `feeds` (each [samples, ...]) and `targets`; reports each epoch.
+    ///
+    /// With a `deadline`, training stops early, after the first epoch, before an epoch that the
+    /// previous one's duration says would end past it, so a time budget holds to within one
+    /// epoch's error. The reports then number fewer than `config.epochs`.
     @discardableResult
     public func fit(
         _ graph: inout Graph, feeds: [String: Tensor], targets: Targets,
         validation: (feeds: [String: Tensor], targets: Targets)? = nil,
+        deadline: ContinuousClock.Instant? = nil,
         progress: (EpochReport) -> Void = { _ in }
     ) throws(ModelError) -> [EpochReport] {
         let samples = targets.count
@@ -93,6 +98,7 @@ public struct Trainer: Sendable {
         var reports: [EpochReport] = []
         for epoch in 1...config.epochs {
             let started = ContinuousClock.now
+            if let deadline, let last = reports.last, started + .seconds(last.seconds) > deadline { break }
             let order = random.permutation(samples)
             var lossSum: Double = 0
             var correct = 0

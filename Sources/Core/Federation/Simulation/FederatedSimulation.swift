@@ -59,22 +59,8 @@ public struct FederatedSimulation: Sendable {
     ) throws(FederationError) -> SimulationResult {
         let c = configuration
         let layout = ParameterLayout(graph: graph)
-        var fraction: Double? = nil
-        if case .topK(let f) = c.upEncoding { fraction = f }
-        var coordinator = try RoundCoordinator(
-            roundId: "sim", modelName: ModelName(unchecked: "sim"), baseVersion: "0.0.0", layout: layout,
-            global: try layout.flatten(graph),
-            settings: RoundSettings(
-                localEpochs: c.localEpochs, batchSize: c.batchSize, learningRate: c.learningRate, optimizer: c.optimizer,
-                proximalMu: c.proximalMu > 0 ? c.proximalMu : nil, clipNorm: c.clipNorm, upEncoding: c.upEncoding.name,
-                topKFraction: fraction, downEncoding: c.downEncoding.name, normBound: c.normBound),
-            strategy: strategy)
-        let keys = participants.map { _ in Curve25519.Signing.PrivateKey() }
-        let clients = participants.enumerated().map { i, p in
-            FederatedClient(device: p.id, keyId: "sim-key-\(i)", key: keys[i])
-        }
-        let malicious = maliciousClients()
-        var residuals = [[Float]?](repeating: nil, count: participants.count)
+        var coordinator = try makeCoordinator(strategy: strategy, layout: layout)
+        var clients = makeClients(layout: layout)
         var rounds: [SimulationRound] = []
         for round in 1...c.rounds {
             let started = ContinuousClock.now
@@ -83,50 +69,73 @@ public struct FederatedSimulation: Sendable {
             let selected = selection(round: round)
             let frame = try coordinator.open(
                 selected: selected.map { participants[$0].id }, now: now, deadline: now + 60_000, learningRate: learningRate)
-            let taskBytes = try Self.bytes(of: frame)
+            let taskBytes = try Self.encoded(frame).count
             var bytesUp = 0
             var refused = 0
             for i in selected {
-                let bad = malicious.contains(i)
-                var residual: [Float]? = nil
-                if c.errorFeedback, !bad, c.upEncoding != .float32 {
-                    residual = residuals[i] ?? [Float](repeating: 0, count: layout.count)
-                }
-                var outcome = try clients[i].answer(
-                    frame, graph: graph, data: participants[i].data, residual: &residual, now: now,
-                    seed: SimulationConfiguration.trainingSeed(seed: c.seed, round: round, client: i))
-                if bad {
-                    outcome.frame = try corrupt(outcome, layout: layout, key: keys[i])
-                } else if residual != nil {
-                    residuals[i] = residual
-                }
-                let wire = outcome.frame.encoded()
+                let wire = try clients[i].respond(to: frame, in: self, round: round, now: now).encoded()
                 bytesUp += wire.count
-                let received: FLUpdateFrame
-                do {
-                    received = try FLUpdateFrame(parsing: wire)
-                } catch {
-                    throw FederationError(.malformed, "an update frame was refused: \(error.message)")
-                }
-                switch coordinator.receive(received, from: participants[i].id, key: keys[i].publicKey, now: now + 1) {
-                case .accepted: break
-                case .rejected(.normTooLarge, _): refused += 1
-                case .rejected(_, let why): throw FederationError(.malformed, "the server refused an update: \(why)")
-                }
+                if try receive(wire, from: clients[i], into: &coordinator, now: now) { refused += 1 }
             }
-            let closed = try coordinator.close()
-            let evaluation = try evaluate(closed.global, layout: layout)
-            let pooled = closed.state.evaluation
-            let record = SimulationRound(
-                round: round, clients: selected.count, byzantine: selected.filter(malicious.contains).count, refused: refused,
-                testAccuracy: evaluation.accuracy, testLoss: evaluation.loss, federatedAccuracy: pooled.accuracy.map(Float.init),
-                federatedLoss: pooled.loss.map(Float.init), trainLoss: pooled.trainLoss.map(Float.init),
-                bytesDown: taskBytes * selected.count, bytesUp: bytesUp, learningRate: learningRate,
-                seconds: started.duration(to: .now).seconds)
+            let record = try close(
+                &coordinator, round: round, selected: selected, clients: clients, refused: refused,
+                bytesDown: taskBytes * selected.count, bytesUp: bytesUp, learningRate: learningRate, layout: layout,
+                started: started)
             rounds.append(record)
             progress(record)
         }
         return SimulationResult(rounds: rounds, parameters: coordinator.global)
+    }
+
+    /// The server: the hub's coordinator with the run's settings and the model's initial parameters.
+    func makeCoordinator(
+        strategy: any AggregationStrategy, layout: ParameterLayout
+    ) throws(FederationError) -> RoundCoordinator {
+        let c = configuration
+        var fraction: Double? = nil
+        if case .topK(let f) = c.upEncoding { fraction = f }
+        return try RoundCoordinator(
+            roundId: "sim", modelName: ModelName(unchecked: "sim"), baseVersion: "0.0.0", layout: layout,
+            global: try layout.flatten(graph),
+            settings: RoundSettings(
+                localEpochs: c.localEpochs, batchSize: c.batchSize, learningRate: c.learningRate, optimizer: c.optimizer,
+                proximalMu: c.proximalMu > 0 ? c.proximalMu : nil, clipNorm: c.clipNorm, upEncoding: c.upEncoding.name,
+                topKFraction: fraction, downEncoding: c.downEncoding.name, normBound: c.normBound),
+            strategy: strategy)
+    }
+
+    /// Parses `wire` as the server does and hands it to the coordinator; true when the norm
+    /// bound refused it (any other refusal is an error of the simulation).
+    func receive(
+        _ wire: [UInt8], from client: SimulatedClient, into coordinator: inout RoundCoordinator, now: Int64
+    ) throws(FederationError) -> Bool {
+        let received: FLUpdateFrame
+        do {
+            received = try FLUpdateFrame(parsing: wire)
+        } catch {
+            throw FederationError(.malformed, "an update frame was refused: \(error.message)")
+        }
+        switch coordinator.receive(received, from: client.client.device, key: client.publicKey, now: now + 1) {
+        case .accepted: return false
+        case .rejected(.normTooLarge, _): return true
+        case .rejected(_, let why): throw FederationError(.malformed, "the server refused an update: \(why)")
+        }
+    }
+
+    /// Closes the round's iteration, evaluates the new global on the test rows and records the round.
+    func close(
+        _ coordinator: inout RoundCoordinator, round: Int, selected: [Int], clients: [SimulatedClient], refused: Int,
+        bytesDown: Int, bytesUp: Int, learningRate: Double, layout: ParameterLayout, started: ContinuousClock.Instant
+    ) throws(FederationError) -> SimulationRound {
+        let closed = try coordinator.close()
+        let evaluation = try evaluate(closed.global, layout: layout)
+        let pooled = closed.state.evaluation
+        return SimulationRound(
+            round: round, clients: selected.count, byzantine: selected.filter { clients[$0].malicious }.count,
+            refused: refused, testAccuracy: evaluation.accuracy, testLoss: evaluation.loss,
+            federatedAccuracy: pooled.accuracy.map(Float.init), federatedLoss: pooled.loss.map(Float.init),
+            trainLoss: pooled.trainLoss.map(Float.init), bytesDown: bytesDown, bytesUp: bytesUp, learningRate: learningRate,
+            seconds: started.duration(to: .now).seconds)
     }
 
     // MARK: - Server side
@@ -162,9 +171,66 @@ public struct FederatedSimulation: Sendable {
         return Set(random.permutation(n).prefix(count))
     }
 
+    /// One client per participant, with its signing key, its error-feedback memory and whether
+    /// it is one of the malicious ones.
+    func makeClients(layout: ParameterLayout) -> [SimulatedClient] {
+        let malicious = maliciousClients()
+        return participants.enumerated().map { i, p in
+            SimulatedClient(index: i, id: p.id, malicious: malicious.contains(i), layout: layout)
+        }
+    }
+
+    static func encoded(_ frame: FLTaskFrame) throws(FederationError) -> [UInt8] {
+        do {
+            return try frame.encoded()
+        } catch {
+            throw FederationError(.malformed, "the task frame could not be encoded: \(error.message)")
+        }
+    }
+}
+
+/// A simulated device: the real `FederatedClient` with its key and error-feedback residual; a
+/// malicious one replaces its delta with the attack's and signs that.
+struct SimulatedClient: Sendable {
+    let index: Int
+    let malicious: Bool
+    let client: FederatedClient
+    private let key: Curve25519.Signing.PrivateKey
+    private let layout: ParameterLayout
+    private var residual: [Float]?
+
+    init(index: Int, id: String, malicious: Bool, layout: ParameterLayout) {
+        let key = Curve25519.Signing.PrivateKey()
+        self.index = index
+        self.malicious = malicious
+        self.key = key
+        self.client = FederatedClient(device: id, keyId: "sim-key-\(index)", key: key)
+        self.layout = layout
+    }
+
+    /// The key the server checks this client's updates with.
+    var publicKey: Curve25519.Signing.PublicKey { key.publicKey }
+
+    /// The update this client sends for `frame` in `round`.
+    mutating func respond(
+        to frame: FLTaskFrame, in simulation: FederatedSimulation, round: Int, now: Int64
+    ) throws(FederationError) -> FLUpdateFrame {
+        let c = simulation.configuration
+        var memory: [Float]? = nil
+        if c.errorFeedback, !malicious, c.upEncoding != .float32 {
+            memory = residual ?? [Float](repeating: 0, count: layout.count)
+        }
+        let outcome = try client.answer(
+            frame, graph: simulation.graph, data: simulation.participants[index].data, residual: &memory, now: now,
+            seed: SimulationConfiguration.trainingSeed(seed: c.seed, round: round, client: index))
+        if malicious { return try corrupt(outcome, configuration: c) }
+        if memory != nil { residual = memory }
+        return outcome.frame
+    }
+
     /// The honest outcome with its delta replaced by the attack's, re-encoded and re-signed.
     private func corrupt(
-        _ outcome: FederatedClient.Outcome, layout: ParameterLayout, key: Curve25519.Signing.PrivateKey
+        _ outcome: FederatedClient.Outcome, configuration: SimulationConfiguration
     ) throws(FederationError) -> FLUpdateFrame {
         guard let delta = outcome.delta else { return outcome.frame }
         var none: [Float]? = nil
@@ -177,14 +243,6 @@ public struct FederatedSimulation: Sendable {
             return try FLUpdateFrame(header: SignedMessage(signing: header, with: key), payload: payload)
         } catch {
             throw FederationError(.malformed, "the corrupted update could not be signed: \(error.message)")
-        }
-    }
-
-    private static func bytes(of frame: FLTaskFrame) throws(FederationError) -> Int {
-        do {
-            return try frame.encoded().count
-        } catch {
-            throw FederationError(.malformed, "the task frame could not be encoded: \(error.message)")
         }
     }
 }
