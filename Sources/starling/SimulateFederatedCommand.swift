@@ -1,6 +1,7 @@
 import ArgumentParser
 import Core
 import Foundation
+import TransportMQTT
 
 /// `starling simulate`: in-process simulations of fleet features.
 struct SimulateCommand: ParsableCommand {
@@ -11,7 +12,7 @@ struct SimulateCommand: ParsableCommand {
 
 /// `starling simulate federated`: federated rounds over partitioned CSV data with the real client
 /// code, the real frames and a pluggable aggregation strategy.
-struct SimulateFederated: ParsableCommand {
+struct SimulateFederated: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "federated",
         abstract: "Simulate federated training: every client runs the device code on its partition.",
@@ -20,6 +21,13 @@ struct SimulateFederated: ParsableCommand {
             evaluates them, trains locally, clips, encodes and signs its update, and the server decodes \
             the updates, aggregates them and evaluates the new global on the test rows. Prints one line \
             per round and a summary; --json writes the whole curve.
+
+            --network carries the frames over a broker instead of handing them over in memory: every \
+            client and the server open their own session, tasks go to each device's fl/task topic and \
+            updates come back on fl/update, and the bytes are counted as MQTT packets at the devices' \
+            transports. `memory` uses an in-process broker, `mosquitto` starts a private Mosquitto on a \
+            free loopback port for the run, HOST:PORT uses a running broker (--username, password in \
+            STARLING_MQTT_PASSWORD). The result equals the in-process run's.
             """)
 
     @Option(help: "Labelled data (CSV with a header row).")
@@ -80,8 +88,14 @@ struct SimulateFederated: ParsableCommand {
     var json: String?
     @Flag(help: "No per-round lines.")
     var quiet = false
+    @Option(help: "Where the frames travel: inprocess, memory, mosquitto or HOST:PORT.")
+    var network = "inprocess"
+    @Option(help: "MQTT user name for --network HOST:PORT.")
+    var username: String?
+    @Option(name: .customLong("answer-timeout"), help: "Seconds the server waits for a round's updates over a network.")
+    var answerTimeout = 600
 
-    func run() throws {
+    func run() async throws {
         var configuration = SimulationConfiguration(
             rounds: rounds, fraction: fraction, localEpochs: localEpochs, batchSize: batch, learningRate: lr,
             learningRateDecay: lrDecay, optimizer: localOptimizer, proximalMu: mu, upEncoding: try Self.encoding(up),
@@ -109,13 +123,40 @@ struct SimulateFederated: ParsableCommand {
                     + "\(aggregation.name), up \(up), down \(down)")
             Output.note(Self.line(["round", "test acc", "loss", "fed acc", "bytes", "s"]))
         }
-        let result = try simulation.run(strategy: aggregation) { r in
+        let quiet = quiet
+        let report: @Sendable (SimulationRound) -> Void = { r in
             guard !quiet else { return }
             Output.note(
                 Self.line([
                     "\(r.round)", Output.percent(r.testAccuracy), String(format: "%.4f", r.testLoss),
                     Output.percent(r.federatedAccuracy), Output.bytes(r.bytes), String(format: "%.2f", r.seconds),
                 ]))
+        }
+        let result: SimulationResult
+        var carried = "in process (frame bytes)"
+        switch network {
+        case "inprocess":
+            result = try simulation.run(strategy: aggregation, progress: report)
+        case "memory":
+            carried = "in-memory broker (MQTT packet bytes)"
+            result = try await simulation.run(
+                strategy: aggregation, over: .inMemory(timeout: .seconds(answerTimeout)), progress: report)
+        case "mosquitto":
+            let broker = try PrivateBroker.start()
+            defer { broker.stop() }
+            carried = "Mosquitto on 127.0.0.1:\(broker.port) (MQTT packet bytes)"
+            result = try await simulation.run(
+                strategy: aggregation, over: mqttNetwork(host: "127.0.0.1", port: broker.port, username: nil),
+                progress: report)
+        default:
+            let parts = network.split(separator: ":")
+            guard parts.count == 2, let port = Int(parts[1]) else {
+                throw ValidationError("--network must be inprocess, memory, mosquitto or HOST:PORT")
+            }
+            carried = "MQTT \(network) (MQTT packet bytes)"
+            result = try await simulation.run(
+                strategy: aggregation, over: mqttNetwork(host: String(parts[0]), port: port, username: username),
+                progress: report)
         }
         let summary = Summary(result)
         print(
@@ -127,6 +168,7 @@ struct SimulateFederated: ParsableCommand {
                     ["first round >= 90 %", summary.firstRound90.map(String.init) ?? "-"],
                     ["first round >= 95 %", summary.firstRound95.map(String.init) ?? "-"],
                     ["bytes per round (mean)", Output.bytes(Int(result.meanBytesPerRound))],
+                    ["bytes counted", carried],
                     ["updates refused (norm bound)", "\(result.rounds.map(\.refused).reduce(0, +))"],
                     ["seconds", String(format: "%.1f", summary.seconds)],
                 ]))
@@ -136,6 +178,19 @@ struct SimulateFederated: ParsableCommand {
             let report = Report(
                 settings: settings(), summary: summary, rounds: result.rounds)
             try FileIO.writeAtomically(Array(try encoder.encode(report)), to: json)
+        }
+    }
+
+    /// Sessions with the broker at `host`:`port`, one per client id, as the devices open them.
+    private func mqttNetwork(host: String, port: Int, username: String?) -> SimulationNetwork {
+        let password = ProcessInfo.processInfo.environment["STARLING_MQTT_PASSWORD"]
+        return SimulationNetwork(name: "MQTT \(host):\(port)", timeout: .seconds(answerTimeout)) { id throws(TransportError) in
+            let transport = try MQTTTransport(
+                configuration: MQTTTransport.Configuration(
+                    host: host, port: port, clientID: id, username: username, password: password, cleanStart: true,
+                    sessionExpiry: .zero))
+            try await transport.connect()
+            return transport
         }
     }
 
@@ -221,7 +276,7 @@ struct SimulateFederated: ParsableCommand {
             "lr": "\(lr)", "lrDecay": "\(lrDecay)", "batch": "\(batch)", "localOptimizer": localOptimizer, "mu": "\(mu)",
             "strategy": strategy, "up": up, "down": down, "errorFeedback": "\(!noErrorFeedback)",
             "clipNorm": clipNorm.map { "\($0)" } ?? "none", "byzantine": "\(byzantine)", "attack": attack, "scale": scale,
-            "seed": "\(seed)", "init": initFile ?? (zeroInit ? "zeros" : "glorot"),
+            "seed": "\(seed)", "init": initFile ?? (zeroInit ? "zeros" : "glorot"), "network": network,
         ]
     }
 
@@ -248,5 +303,37 @@ struct SimulateFederated: ParsableCommand {
         var settings: [String: String]
         var summary: Summary
         var rounds: [SimulationRound]
+    }
+}
+
+/// A Mosquitto of the run's own: loopback, a free port, anonymous, no persistence; removed at
+/// the end.
+struct PrivateBroker {
+    let process: MosquittoProcess
+    let directory: String
+    var port: Int { process.port }
+
+    static func start() throws -> PrivateBroker {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "starling-sim-broker-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        do {
+            let port = try MosquittoProcess.freePort()
+            let configuration = MosquittoConfiguration(
+                listeners: [.loopback(port: port)], allowAnonymous: true, persistenceLocation: nil,
+                logTypes: ["error", "warning"], user: ProcessInfo.processInfo.userName)
+            let file = directory + "/mosquitto.conf"
+            try configuration.render().write(toFile: file, atomically: true, encoding: .utf8)
+            let process = try MosquittoProcess.start(configFile: file, port: port, logFile: directory + "/mosquitto.log")
+            return PrivateBroker(process: process, directory: directory)
+        } catch {
+            try? FileManager.default.removeItem(atPath: directory)
+            throw error
+        }
+    }
+
+    func stop() {
+        process.stop()
+        try? FileManager.default.removeItem(atPath: directory)
     }
 }
