@@ -36,12 +36,16 @@ best() {
     local name=$1
     shift
     "$STARLING" simulate federated "${DATA[@]}" --rounds "$ROUNDS" "$@" --json "$OUT/$name.json" --quiet >/dev/null
-    "$PYTHON" - "$OUT/$name.json" "$name" <<'PY'
+    "$PYTHON" - "$OUT/$name.json" "$name" "$OUT" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 s = r["summary"]
-# Flower's float32 .npy updates: ~19.8 kB (MLP) / ~2.9 kB (logreg) per client and direction, 20 clients.
-peer = 792e3 if sys.argv[2].startswith("mlp") else 116e3
+# Flower's bytes, measured in the same run: its serialized parameters (ndarrays_to_parameters)
+# per client and direction, times 20 clients, both ways (gRPC framing not counted).
+model = "mlp" if sys.argv[2].startswith("mlp") else "logreg"
+flower = json.load(open(f"{sys.argv[3]}/flower-{model}.json"))
+flower = flower["rounds"] if isinstance(flower, dict) else flower
+peer = 2 * 20 * flower[-1]["bytesPerClientDirection"]
 print(f"{sys.argv[2]:24s} final {100 * s['finalAccuracy']:5.1f} %  best {100 * s['bestAccuracy']:5.1f} %  "
       f"first>=95 % {s.get('firstRound95') or '-':>3}  {s['meanBytesPerRound'] / 1000:7.1f} kB/round  "
       f"({s['meanBytesPerRound'] / peer:.2f} x Flower's {peer / 1000:.0f} kB)  {s['seconds']:.2f} s")
@@ -52,8 +56,10 @@ echo "== best configurations =="
 best mlp-fedavg-float32 --model mlp
 best mlp-fedavgm-float32 --model mlp --strategy fedavgm:1,0.9
 best mlp-best-float32 --model mlp ${MLP_BEST:---strategy fedadam:0.05}
-best mlp-best-int8-int8 --model mlp ${MLP_BEST:---strategy fedadam:0.05} ${MLP_WIRE:---up int8 --down int8}
-best mlp-best-topk0.1-int8 --model mlp ${MLP_BEST:---strategy fedadam:0.05} --up topk:0.1 --down int8
+# The compressed runs go over a private Mosquitto: their bytes are MQTT packets counted at the
+# 20 clients' transports, both ways (PUBLISH and PUBACK), not frame sizes.
+best mlp-best-int8-int8 --model mlp ${MLP_BEST:---strategy fedadam:0.05} ${MLP_WIRE:---up int8 --down int8} --network mosquitto
+best mlp-best-topk0.1-int8 --model mlp ${MLP_BEST:---strategy fedadam:0.05} --up topk:0.1 --down int8 --network mosquitto
 best logreg-fedavg-float32 --model logreg --zero-init
 best logreg-fedavgm-float32 --model logreg --zero-init --strategy fedavgm:1,0.9
 best logreg-best-float32 --model logreg --zero-init ${LOGREG_BEST:---strategy fedadam:0.1}

@@ -27,6 +27,39 @@ import Testing
         #expect(Set(AggregationMath.krumSelection(scores: scores, keep: 3)) == [0, 1, 2])
     }
 
+    @Test func nearestNeighbourMixingAveragesTheClosestNMinusF() {
+        // f = 1 of 4: each vector becomes the mean of its 3 nearest (itself included).
+        let mixed = AggregationMath.nearestNeighbourMixing([[0], [1], [2], [10]], malicious: 1)
+        #expect(mixed.count == 4)
+        for v in mixed.prefix(3) { #expect(v == [1]) }
+        #expect(abs(mixed[3][0] - 13.0 / 3) < 1e-6)
+        // The outlier no longer moves the median: median(1, 1, 1, 4.33) = 1.
+        #expect(AggregationMath.coordinateMedian(mixed) == [1])
+        // Ties go to the lower index: [1, 0] is as near [0, 0] as [0, 1]; with f = 2 of 4, the
+        // two nearest of [0, 0] are itself and [1, 0].
+        let tied = AggregationMath.nearestNeighbourMixing([[0, 0], [1, 0], [0, 1], [5, 5]], malicious: 2)
+        #expect(tied[0] == [0.5, 0])
+        // f = 0 keeps every vector in every mean: all become the overall mean.
+        #expect(AggregationMath.nearestNeighbourMixing([[0], [4]], malicious: 0) == [[2], [2]])
+    }
+
+    @Test func mixingIsAStrategyOptionOfTheRobustRulesOnly() throws {
+        var median = StrategyConfiguration(name: "fedmedian")
+        median.mixing = 1
+        var strategy = try median.makeStrategy()
+        try strategy.beginRound(global: [0])
+        for (i, value) in [Float(0), 1, 2, 10].enumerated() {
+            try strategy.add(ClientUpdate(client: "c\(i)", delta: [value], examples: 1))
+        }
+        #expect(try strategy.finishRound() == [1])
+        var fedavg = StrategyConfiguration(name: "fedavg")
+        fedavg.mixing = 1
+        #expect(throws: FederationError.self) { try fedavg.makeStrategy() }
+        #expect(throws: FederationError.self) { try FedMedian(mixing: -1) }
+        let parsed = try StrategyConfiguration(arguments: ["--strategy", "krum", "--num-malicious-clients", "2", "--mixing", "2"])
+        #expect(parsed.mixing == 2 && parsed.numMaliciousClients == 2)
+    }
+
     @Test func clippingScalesOnlyAboveTheBound() {
         let (small, clippedSmall) = AggregationMath.clipped([0.3, 0.4], to: 1)
         #expect(small == [0.3, 0.4] && !clippedSmall)

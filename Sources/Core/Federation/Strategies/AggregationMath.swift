@@ -118,6 +118,40 @@ public enum AggregationMath {
         return Array(order.prefix(max(1, keep)))
     }
 
+    // MARK: - Nearest-neighbour mixing
+
+    /// Nearest-neighbour mixing (Allouah et al., 2023, "Fixing by Mixing"): each vector is
+    /// replaced by the mean of its n − f nearest vectors (itself included, ties by index). A
+    /// pre-aggregation step: it shrinks the spread of honest vectors that differ because their
+    /// data do (non-IID), so that a robust rule after it (median, trimmed mean, Krum) is no
+    /// longer dragged by attackers hiding in that spread. O(n² · d).
+    public static func nearestNeighbourMixing(_ vectors: [[Float]], malicious f: Int) -> [[Float]] {
+        let n = vectors.count
+        let keep = max(1, n - f)
+        guard n > 1 else { return vectors }
+        let distances = squaredDistances(vectors)
+        return (0..<n).map { i in
+            let nearest = (0..<n).sorted { (distances[i][$0], $0) < (distances[i][$1], $1) }.prefix(keep)
+            return mean(nearest.map { vectors[$0] })
+        }
+    }
+
+    /// `vectors` after nearest-neighbour mixing against `f` malicious clients; unchanged when f is 0.
+    static func mixed(_ vectors: [[Float]], malicious f: Int) -> [[Float]] {
+        f > 0 ? nearestNeighbourMixing(vectors, malicious: f) : vectors
+    }
+
+    /// The element-wise mean of `vectors` (all of one length), summed in Double.
+    static func mean(_ vectors: [[Float]]) -> [Float] {
+        guard let first = vectors.first else { return [] }
+        var sum = [Double](repeating: 0, count: first.count)
+        for v in vectors {
+            for k in 0..<v.count { sum[k] += Double(v[k]) }
+        }
+        let n = Double(vectors.count)
+        return sum.map { Float($0 / n) }
+    }
+
     // MARK: - Clipping
 
     /// The L2 norm of `values`, in Double.

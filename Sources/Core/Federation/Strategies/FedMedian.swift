@@ -7,9 +7,15 @@ public struct FedMedian: AggregationStrategy {
     /// The round being aggregated, from 1.
     public private(set) var round = 1
     private var open = KeptRound()
+    /// Nearest-neighbour mixing before the rule, against this many malicious clients (0: off;
+    /// a Starling extension, not in Flower): see `AggregationMath.nearestNeighbourMixing`.
+    public let mixing: Int
 
-    /// A FedMedian aggregator.
-    public init() {}
+    /// A FedMedian aggregator, with nearest-neighbour mixing against `mixing` malicious clients.
+    public init(mixing: Int = 0) throws(FederationError) {
+        guard mixing >= 0 else { throw FederationError(.invalidArgument, "mixing must be ≥ 0, got \(mixing)") }
+        self.mixing = mixing
+    }
 
     /// Updates added since `beginRound`.
     public var updateCount: Int { open.count }
@@ -22,7 +28,7 @@ public struct FedMedian: AggregationStrategy {
     public mutating func finishRound() throws(FederationError) -> [Float] {
         let (global, updates) = try open.finish()
         round += 1
-        return adding(AggregationMath.coordinateMedian(updates.map(\.delta)), to: global)
+        return adding(AggregationMath.coordinateMedian(AggregationMath.mixed(updates.map(\.delta), malicious: mixing)), to: global)
     }
 
     /// The round counter and the open round's updates.

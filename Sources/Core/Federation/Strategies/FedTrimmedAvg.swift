@@ -9,11 +9,16 @@ public struct FedTrimmedAvg: AggregationStrategy {
     /// The round being aggregated, from 1.
     public private(set) var round = 1
     private var open = KeptRound()
+    /// Nearest-neighbour mixing before the rule, against this many malicious clients (0: off;
+    /// a Starling extension, not in Flower): see `AggregationMath.nearestNeighbourMixing`.
+    public let mixing: Int
 
-    /// A trimmed-mean aggregator.
-    public init(beta: Double = 0.2) throws(FederationError) {
+    /// A trimmed-mean aggregator, with nearest-neighbour mixing against `mixing` malicious clients.
+    public init(beta: Double = 0.2, mixing: Int = 0) throws(FederationError) {
         guard beta >= 0, beta < 0.5 else { throw FederationError(.invalidArgument, "beta must be in [0, 0.5), got \(beta)") }
         self.beta = beta
+        guard mixing >= 0 else { throw FederationError(.invalidArgument, "mixing must be ≥ 0, got \(mixing)") }
+        self.mixing = mixing
     }
 
     /// Updates added since `beginRound`.
@@ -27,7 +32,7 @@ public struct FedTrimmedAvg: AggregationStrategy {
     public mutating func finishRound() throws(FederationError) -> [Float] {
         let (global, updates) = try open.finish()
         round += 1
-        return adding(AggregationMath.trimmedMean(updates.map(\.delta), beta: beta), to: global)
+        return adding(AggregationMath.trimmedMean(AggregationMath.mixed(updates.map(\.delta), malicious: mixing), beta: beta), to: global)
     }
 
     /// `beta`, the round counter and the open round's updates.

@@ -12,9 +12,13 @@ public struct Krum: AggregationStrategy {
     /// The round being aggregated, from 1.
     public private(set) var round = 1
     private var open = KeptRound()
+    /// Nearest-neighbour mixing before the rule, against this many malicious clients (0: off;
+    /// a Starling extension, not in Flower): see `AggregationMath.nearestNeighbourMixing`.
+    public let mixing: Int
 
-    /// A Krum (`numClientsToKeep` = 0) or Multi-Krum aggregator.
-    public init(numMaliciousClients: Int = 0, numClientsToKeep: Int = 0) throws(FederationError) {
+    /// A Krum (`numClientsToKeep` = 0) or Multi-Krum aggregator, with nearest-neighbour mixing
+    /// against `mixing` malicious clients (Multi-Krum then averages the kept mixed deltas).
+    public init(numMaliciousClients: Int = 0, numClientsToKeep: Int = 0, mixing: Int = 0) throws(FederationError) {
         guard numMaliciousClients >= 0 else {
             throw FederationError(.invalidArgument, "num_malicious_clients must be ≥ 0, got \(numMaliciousClients)")
         }
@@ -23,6 +27,8 @@ public struct Krum: AggregationStrategy {
         }
         self.numMaliciousClients = numMaliciousClients
         self.numClientsToKeep = numClientsToKeep
+        guard mixing >= 0 else { throw FederationError(.invalidArgument, "mixing must be ≥ 0, got \(mixing)") }
+        self.mixing = mixing
     }
 
     /// Updates added since `beginRound`.
@@ -36,7 +42,7 @@ public struct Krum: AggregationStrategy {
     public mutating func finishRound() throws(FederationError) -> [Float] {
         let (global, updates) = try open.finish(minimum: numClientsToKeep)
         round += 1
-        let deltas = updates.map(\.delta)
+        let deltas = AggregationMath.mixed(updates.map(\.delta), malicious: mixing)
         let scores = AggregationMath.krumScores(
             distances: AggregationMath.squaredDistances(deltas), malicious: numMaliciousClients)
         let chosen = AggregationMath.krumSelection(scores: scores, keep: numClientsToKeep)

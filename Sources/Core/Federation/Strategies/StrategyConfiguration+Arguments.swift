@@ -20,6 +20,7 @@ extension StrategyConfiguration {
     private static var intKeys: [(String, WritableKeyPath<StrategyConfiguration, Int?>)] {
         [
             ("--num-malicious-clients", \.numMaliciousClients), ("--num-clients-to-keep", \.numClientsToKeep),
+            ("--mixing", \.mixing),
         ]
     }
     private static var privacyDoubleKeys: [(String, WritableKeyPath<PrivacyConfiguration, Double?>)] {

@@ -31,13 +31,16 @@ public struct StrategyConfiguration: Codable, Sendable, Equatable {
     public var numMaliciousClients: Int?
     /// Multi-Krum's `num_clients_to_keep`.
     public var numClientsToKeep: Int?
+    /// Nearest-neighbour mixing before FedMedian, FedTrimmedAvg, Krum or Multi-Krum, against this
+    /// many malicious clients (`mixing`; a Starling extension, not a Flower parameter).
+    public var mixing: Int?
     /// Central differential privacy around the strategy, if any.
     public var privacy: PrivacyConfiguration?
 
     enum CodingKeys: String, CodingKey {
         case name, proximalMu = "proximal_mu", serverLearningRate = "server_learning_rate"
         case serverMomentum = "server_momentum", eta, etaL = "eta_l", beta1 = "beta_1", beta2 = "beta_2", tau, beta
-        case numMaliciousClients = "num_malicious_clients", numClientsToKeep = "num_clients_to_keep", privacy
+        case numMaliciousClients = "num_malicious_clients", numClientsToKeep = "num_clients_to_keep", mixing, privacy
     }
 
     /// The strategy `name` with default parameters.
@@ -72,23 +75,23 @@ public struct StrategyConfiguration: Codable, Sendable, Equatable {
             try allow(["eta", "eta_l", "tau"])
             return try FedAdagrad(eta: eta ?? 1e-1, etaL: etaL ?? 1e-1, tau: tau ?? 1e-9)
         case "fedmedian":
-            try allow([])
-            return FedMedian()
+            try allow(["mixing"])
+            return try FedMedian(mixing: mixing ?? 0)
         case "fedtrimmedavg":
-            try allow(["beta"])
-            return try FedTrimmedAvg(beta: beta ?? 0.2)
+            try allow(["beta", "mixing"])
+            return try FedTrimmedAvg(beta: beta ?? 0.2, mixing: mixing ?? 0)
         case "krum":
-            try allow(["num_malicious_clients", "num_clients_to_keep"])
+            try allow(["num_malicious_clients", "num_clients_to_keep", "mixing"])
             guard (numClientsToKeep ?? 0) == 0 else {
                 throw FederationError(.invalidArgument, "krum keeps one update; use multikrum for num_clients_to_keep > 0")
             }
-            return try Krum(numMaliciousClients: numMaliciousClients ?? 0)
+            return try Krum(numMaliciousClients: numMaliciousClients ?? 0, mixing: mixing ?? 0)
         case "multikrum":
-            try allow(["num_malicious_clients", "num_clients_to_keep"])
+            try allow(["num_malicious_clients", "num_clients_to_keep", "mixing"])
             guard let keep = numClientsToKeep, keep > 0 else {
                 throw FederationError(.invalidArgument, "multikrum needs num_clients_to_keep > 0")
             }
-            return try Krum(numMaliciousClients: numMaliciousClients ?? 0, numClientsToKeep: keep)
+            return try Krum(numMaliciousClients: numMaliciousClients ?? 0, numClientsToKeep: keep, mixing: mixing ?? 0)
         default:
             throw FederationError(
                 .invalidArgument, "unknown strategy \(name); known: \(Self.names.joined(separator: ", "))")
@@ -102,6 +105,7 @@ public struct StrategyConfiguration: Codable, Sendable, Equatable {
             ("server_momentum", serverMomentum != nil), ("eta", eta != nil), ("eta_l", etaL != nil),
             ("beta_1", beta1 != nil), ("beta_2", beta2 != nil), ("tau", tau != nil), ("beta", beta != nil),
             ("num_malicious_clients", numMaliciousClients != nil), ("num_clients_to_keep", numClientsToKeep != nil),
+            ("mixing", mixing != nil),
         ]
         return all.filter(\.1).map(\.0)
     }
