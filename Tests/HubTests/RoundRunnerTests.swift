@@ -334,6 +334,7 @@ struct RoundRunnerTests {
                 { (r: inout RoundRequest) in r.lr = -1 }, { $0.encoding = "zip" }, { $0.fraction = 2 }, { $0.deadline = "soon" },
                 { $0.strategy = "fedmagic" }, { $0.fromVersion = "9.9.9" }, { $0.strategyOptions = ["eta": 0.1] },
                 { $0.strategy = "fedtrimmedavg"; $0.strategyOptions = ["beta": 0.7] }, { $0.strategy = "fedprox" },
+                { $0.strategyOptions = ["mixing": 4] }, { $0.strategy = "fedmedian"; $0.strategyOptions = ["mixing": -1] },
             ] {
                 var request = RoundRequest(model: Self.model)
                 mutate(&request)
@@ -350,5 +351,13 @@ struct RoundRunnerTests {
             #expect(stored.request.privacy?.seed != nil)
             await #expect(throws: RoundError.self) { try await services.rounds.start(RoundRequest(model: Self.model), by: HubFixture.alice) }
         }
+    }
+
+    @Test("nearest-neighbour mixing reaches the robust strategies through the round request's options")
+    func mixingOption() throws {
+        let krum = try StrategyFactory.make("krum", options: ["num_malicious_clients": 2, "mixing": 2], mu: nil)
+        #expect((krum as? Krum)?.mixing == 2 && (krum as? Krum)?.numMaliciousClients == 2)
+        let median = try StrategyFactory.make("fedmedian", options: ["mixing": 3], mu: nil)
+        #expect((median as? FedMedian)?.mixing == 3)
     }
 }

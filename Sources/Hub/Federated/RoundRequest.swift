@@ -141,7 +141,7 @@ public enum StrategyFactory {
     ) throws(RoundError) -> StrategyConfiguration {
         var object: [String: Any] = ["name": name]
         for (key, value) in options {
-            object[key] = ["num_malicious_clients", "num_clients_to_keep"].contains(key) ? Int(value) as Any : value
+            object[key] = ["num_malicious_clients", "num_clients_to_keep", "mixing"].contains(key) ? Int(value) as Any : value
         }
         if name == "fedprox", object["proximal_mu"] == nil, let mu { object["proximal_mu"] = mu }
         var configuration: StrategyConfiguration
