@@ -237,6 +237,27 @@ struct FederatedServiceTests {
         }
     }
 
+    @Test("an update larger than federated.maxMessageBytes is queued in parts that put together the signed frame; expiry drops them all")
+    func updateInParts() async throws {
+        try await withFederatedBench(configuration: FederatedConfiguration(maxMessageBytes: 1024)) { bench in
+            try await bench.addLabelledPredictions(40)
+            await bench.deliver(try bench.taskFrame(deadlineIn: 60_000))
+            let messages = try await bench.queuedUpdateMessages()
+            #expect(messages.count > 1 && messages.allSatisfy(FLUpdatePartFrame.isPart))
+            let parts = try messages.map { try FLUpdatePartFrame(parsing: $0) }
+            #expect(parts.map(\.part.index) == Array(0..<messages.count))
+            #expect(parts.allSatisfy { $0.payload.count <= 1024 })
+            let update = try #require(try await bench.queuedUpdates().first)
+            let header = try update.header.verified(with: bench.key.privateKey.publicKey)
+            #expect(parts.allSatisfy { $0.part.updateId == header.id })
+            #expect(try await bench.sync.store.isInOutbox(header.id))
+            bench.sync.wall.advance(ms: 120_000)
+            await bench.service.dropExpiredUpdates()
+            #expect(try await bench.queuedUpdateMessages().isEmpty)
+            #expect(try await !bench.sync.store.isInOutbox(header.id))
+        }
+    }
+
     @Test("a task interrupted by a crash while training is reported failed, not trained again")
     func crashWhileTraining() async throws {
         try await withFederatedBench { bench in

@@ -89,11 +89,25 @@ final class FederatedBench: Sendable {
         }.filter { $0.kind == .federated }
     }
 
-    /// The update frames waiting in the outbox.
+    /// The update frames waiting in the outbox (one message each, or put together from their parts).
     func queuedUpdates() async throws -> [FLUpdateFrame] {
-        try await sync.store.pendingOutbox(limit: 1000).filter { $0.topic == Topic.flUpdate(SyncBench.device).name }.map {
-            try FLUpdateFrame(parsing: $0.payload)
+        var parts = FLUpdateAssembler()
+        var frames: [FLUpdateFrame] = []
+        for message in try await queuedUpdateMessages() {
+            if FLUpdatePartFrame.isPart(message) {
+                if let whole = try parts.add(FLUpdatePartFrame(parsing: message), from: "bench", now: 0) {
+                    frames.append(try FLUpdateFrame(parsing: whole))
+                }
+            } else {
+                frames.append(try FLUpdateFrame(parsing: message))
+            }
         }
+        return frames
+    }
+
+    /// The messages waiting on the device's `fl/update` topic, in outbox order.
+    func queuedUpdateMessages() async throws -> [[UInt8]] {
+        try await sync.store.pendingOutbox(limit: 1000).filter { $0.topic == Topic.flUpdate(SyncBench.device).name }.map(\.payload)
     }
 
     /// The value of the counter line that starts with `prefix` in the exposition.

@@ -141,7 +141,7 @@ struct RoundRunnerTests {
         await services.rounds.handle(Message(topic: Topic.flUpdate(try DeviceID(device)).name, payload: frame.encoded()))
     }
 
-    @Test("two FedAvg iterations and a federated evaluation register 1.1.0 with the exact weighted mean and its lineage")
+    @Test("two FedAvg iterations (one update in parts) and a federated evaluation register 1.1.0 with the exact weighted mean and its lineage")
     func roundEndToEnd() async throws {
         try await Self.withFleet { fleet, services in
             defer { services.close() }
@@ -178,7 +178,19 @@ struct RoundRunnerTests {
                         // dev-0's answer, claimed by dev-1: refused, dev-1 may still answer.
                         try await Self.send(services, "dev-1", outcome.frame)
                     }
-                    try await Self.send(services, device, outcome.frame)
+                    if iteration == 2, device == "dev-2" {
+                        // A large update comes in parts: out of order, one of them twice, after a broken one.
+                        let topic = Topic.flUpdate(try DeviceID(device)).name
+                        await services.rounds.handle(Message(topic: topic, payload: Array("SFLC".utf8) + [1, 0, 0, 0]))
+                        let parts = try FLUpdatePartFrame.split(
+                            outcome.frame.encoded(), updateId: outcome.frame.header.unverified.id, time: 0, partBytes: 1024)
+                        #expect(parts.count >= 2)
+                        for part in (parts + [parts[1]]).reversed() {
+                            await services.rounds.handle(Message(topic: topic, payload: part))
+                        }
+                    } else {
+                        try await Self.send(services, device, outcome.frame)
+                    }
                     if device == "dev-3" { replay = outcome.frame }
                 }
                 for i in 0..<expected.count { expected[i] += sum[i] }
@@ -213,6 +225,7 @@ struct RoundRunnerTests {
             #expect(worst <= 1e-5, "the registered weights differ from the weighted mean by \(worst)")
             let counters = await services.rounds.counters
             #expect(counters.accepted == 12 && counters.rejected["late"] == 1 && counters.rejected["badSignature"] == 2)
+            #expect(counters.rejected["malformed"] == 1)
             let metrics = await FleetAggregates.exposition(services)
             #expect(metrics.contains("starling_hub_rounds{status=\"completed\"} 1\n"))
             #expect(metrics.contains("starling_hub_fl_updates{outcome=\"accepted\"} 12\n"))

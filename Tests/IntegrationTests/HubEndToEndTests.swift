@@ -113,6 +113,8 @@ struct HubEndToEndTests {
                 "--set", "device.keyFile=\(bundle)/device.key",
                 "--set", "profile.directory=\(HubEndToEndTests.root)/firmware-profiles", "--set", "telemetry.intervalSeconds=1",
                 "--set", "updates.probationSeconds=1", "--set", "privacy.inputs=full",
+                // dev-c sends its federated updates in 1 KiB parts, as for a broker with a small limit.
+                "--set", "federated.maxMessageBytes=\(id == "dev-c" ? 1024 : 262_144)",
             ])
             agents.append((id, agent, try #require(await agent.port())))
         }
@@ -309,6 +311,8 @@ struct HubEndToEndTests {
             #expect((iteration["participants"] as? [String])?.sorted() == ["dev-a", "dev-b", "dev-c"], "\(iteration)")
             #expect((iteration["bytesUp"] as? Int ?? 0) > 0 || iteration["kind"] as? String == "evaluate")
         }
+        let parted = stage.agents.first { $0.id == "dev-c" }?.process.output.contains { $0.contains("goes out in") } ?? false
+        #expect(parted, "dev-c sent its updates in parts")
         // The final global, evaluated on the devices' own labels: a model that learned the digits.
         let accuracy = history.last?["accuracy"] as? Double ?? 0
         #expect(accuracy > 0.6, "federated accuracy of the result: \(accuracy)")

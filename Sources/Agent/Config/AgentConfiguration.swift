@@ -160,7 +160,8 @@ public struct AgentConfiguration: Sendable, Equatable {
         deviceKeyFile = reader.text("device.keyFile")
         federated = FederatedConfiguration(
             enabled: reader.boolean("federated.enabled")!, maxExamples: reader.integer("federated.maxExamples")!,
-            localDataFile: reader.text("federated.localDataFile"), niceness: reader.integer("federated.niceness")!)
+            localDataFile: reader.text("federated.localDataFile"), niceness: reader.integer("federated.niceness")!,
+            maxMessageBytes: reader.integer("federated.maxMessageBytes")!)
         try checkCombinations(reader.values)
     }
 

@@ -43,6 +43,7 @@ extension ConfigSchema {
         Entry(key: "federated.maxExamples", kind: .integer(1...1_000_000), defaultValue: "5000", help: "most recent labelled predictions used to train and evaluate locally"),
         Entry(key: "federated.localDataFile", kind: .path, help: "CSV with the model's feature columns and label column, used with the labelled predictions"),
         Entry(key: "federated.niceness", kind: .integer(0...19), defaultValue: "10", help: "nice value of the training thread, so serving keeps its CPU"),
+        Entry(key: "federated.maxMessageBytes", kind: .integer(1024...268_435_455), defaultValue: "262144", help: "an update frame larger than this is sent in parts of this size (for brokers with small message limits)"),
         // MARK: - Telemetry and storage
         Entry(key: "drift.enabled", kind: .boolean, defaultValue: "true", help: "keep per-feature sketches of inputs and predictions"),
         Entry(key: "drift.windowSeconds", kind: .integer(10...86_400), defaultValue: "300", help: "length of a drift window"),

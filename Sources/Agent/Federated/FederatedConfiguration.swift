@@ -8,9 +8,16 @@ public struct FederatedConfiguration: Sendable, Equatable {
     public var localDataFile: String?
     /// The nice value of the training thread (0 to 19; higher yields more to serving).
     public var niceness: Int
+    /// An update frame larger than this goes out in parts of this size (`FLUpdatePartFrame`).
+    public var maxMessageBytes: Int
 
-    /// A configuration; by default enabled, 5000 examples, no local data file, niceness 10.
-    public init(enabled: Bool = true, maxExamples: Int = 5000, localDataFile: String? = nil, niceness: Int = 10) {
+    /// A configuration; by default enabled, 5000 examples, no local data file, niceness 10,
+    /// parts of 256 KiB.
+    public init(
+        enabled: Bool = true, maxExamples: Int = 5000, localDataFile: String? = nil, niceness: Int = 10,
+        maxMessageBytes: Int = 262_144
+    ) {
+        self.maxMessageBytes = maxMessageBytes
         self.enabled = enabled
         self.maxExamples = maxExamples
         self.localDataFile = localDataFile

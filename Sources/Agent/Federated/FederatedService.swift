@@ -235,11 +235,20 @@ public actor FederatedService {
         let header = outcome.frame.header.unverified
         record.status = .queued
         record.updateId = header.id
+        let parts: [[UInt8]]
+        do {
+            parts = try FLUpdatePartFrame.split(
+                outcome.frame.encoded(), updateId: header.id, time: wallClock(), partBytes: configuration.maxMessageBytes)
+        } catch {
+            record.updateId = nil
+            return await fail(&record, "cannot split the update into parts: \(error.message)", version: version)
+        }
         do {
             try await store.saveFederatedRound(
                 FederatedRoundState(
                     roundID: record.taskId, status: record.status.rawValue, updated: wallClock(), state: record.json()),
-                enqueueing: header.id, topic: Topic.flUpdate(device).name, payload: outcome.frame.encoded())
+                enqueueing: header.id, topic: Topic.flUpdate(device).name, parts: parts)
+            if parts.count > 1 { log("federated: \(record.taskId): the update goes out in \(parts.count) parts") }
         } catch {
             record.updateId = nil
             return await fail(&record, "cannot queue the update: \(error.message)", version: version)

@@ -73,9 +73,18 @@ extension AgentStore {
     public func saveFederatedRound(_ round: FederatedRoundState, enqueueing id: String, topic: String, payload: [UInt8])
         async throws(StoreError)
     {
-        guard IdentifierRules.isValid(id), !topic.isEmpty else {
-            throw StoreError(.invalidRecord, "federated update '\(id.prefix(64))': not a protocol identifier or no topic")
+        try await saveFederatedRound(round, enqueueing: id, topic: topic, parts: [payload])
+    }
+
+    /// Saves `round` and puts an update in the outbox in one transaction: one message `id`, or,
+    /// with several `parts`, messages `id.part-0`, `id.part-1`, ... in order.
+    public func saveFederatedRound(_ round: FederatedRoundState, enqueueing id: String, topic: String, parts: [[UInt8]])
+        async throws(StoreError)
+    {
+        guard IdentifierRules.isValid(id), !topic.isEmpty, !parts.isEmpty else {
+            throw StoreError(.invalidRecord, "federated update '\(id.prefix(64))': not a protocol identifier, no topic or no bytes")
         }
+        let messages = parts.count == 1 ? [(id, parts[0])] : parts.enumerated().map { ("\(id).part-\($0.offset)", $0.element) }
         let created = configuration.now()
         try await StoreError.wrap("queueing a federated update") {
             try await pool.write { db in
@@ -85,32 +94,42 @@ extension AgentStore {
                         ON CONFLICT (round_id) DO UPDATE SET
                           status = excluded.status, updated = excluded.updated, state = excluded.state
                         """, arguments: [round.roundID, round.status, round.updated, round.state])
-                try db.execute(sql: "DELETE FROM outbox WHERE id = ?", arguments: [id])
-                try Self.insertOutbox(db, id: id, kind: .other, topic: topic, payload: payload, created: created)
+                try Self.deleteUpdate(db, id)
+                for (messageId, payload) in messages {
+                    try Self.insertOutbox(db, id: messageId, kind: .other, topic: topic, payload: payload, created: created)
+                }
             }
         }
         outboxSignal.notify()
     }
 
-    /// Deletes outbox message `id` if it is still waiting (an update whose deadline passed).
-    /// Returns whether it was there.
+    /// Deletes update `id` (its one message, or its parts) from the outbox if it is still waiting
+    /// (an update whose deadline passed). Returns whether any of it was there.
     @discardableResult
     public func discardOutboxMessage(_ id: String) async throws(StoreError) -> Bool {
         try await StoreError.wrap("discarding an outbox message") {
             try await pool.write { db in
-                try db.execute(sql: "DELETE FROM outbox WHERE id = ?", arguments: [id])
+                try Self.deleteUpdate(db, id)
                 return db.changesCount > 0
             }
         }
     }
 
-    /// Whether outbox message `id` is still waiting for the broker.
+    /// Whether update `id` (its one message, or any of its parts) is still waiting for the broker.
     public func isInOutbox(_ id: String) async throws(StoreError) -> Bool {
         try await StoreError.wrap("reading the outbox") {
             try await pool.read { db in
-                try Int.fetchOne(db, sql: "SELECT count(*) FROM outbox WHERE id = ?", arguments: [id]) ?? 0 > 0
+                try Int.fetchOne(
+                    db, sql: "SELECT count(*) FROM outbox WHERE id = ? OR (id >= ? AND id < ?)",
+                    arguments: [id, id + ".part-", id + ".part."]) ?? 0 > 0
             }
         }
+    }
+
+    /// Deletes update `id` and its parts (`id.part-N`: the ids between `id.part-` and `id.part.`).
+    private static func deleteUpdate(_ db: Database, _ id: String) throws {
+        try db.execute(
+            sql: "DELETE FROM outbox WHERE id = ? OR (id >= ? AND id < ?)", arguments: [id, id + ".part-", id + ".part."])
     }
 
     /// The newest `limit` labelled predictions of `modelName` whose inputs were kept, oldest first.

@@ -64,6 +64,8 @@ public actor RoundRunner {
     private let settings: Settings
     private let now: @Sendable () -> Int64
     private var live: [String: Live] = [:]
+    /// Large updates arriving in parts (`FLUpdatePartFrame`), until the last one.
+    private var parts = FLUpdateAssembler()
     /// What the runner counted since it started.
     public private(set) var counters = Counters()
 
@@ -212,9 +214,21 @@ public actor RoundRunner {
     /// Handles an `fl/update` frame from the broker.
     public func handle(_ message: Message) async {
         guard case .flUpdate(let device)? = try? Topic(parsing: message.topic) else { return }
+        var bytes = message.payload
+        if FLUpdatePartFrame.isPart(bytes) {
+            // A large update comes in parts; it is handled once the last one is in.
+            do {
+                let part = try FLUpdatePartFrame(parsing: bytes)
+                guard let whole = try parts.add(part, from: device.rawValue, now: now()) else { return }
+                bytes = whole
+            } catch {
+                count(.malformed)
+                return
+            }
+        }
         let frame: FLUpdateFrame
         do {
-            frame = try FLUpdateFrame(parsing: message.payload)
+            frame = try FLUpdateFrame(parsing: bytes)
         } catch {
             count(.malformed)
             return
