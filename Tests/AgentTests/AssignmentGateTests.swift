@@ -75,4 +75,28 @@ struct AssignmentGateTests {
             #expect(plan.modelVersion == "0.9.0")
         }
     }
+
+    @Test("a rollback order to the serving version is accepted while another version is on its way, then ignored")
+    func rollbackWhileHeadedElsewhere() async throws {
+        try await withStore { store, _ in
+            // 2.0.0 is accepted: installing (or queued) while 1.0.0 still serves.
+            guard case .accept = await decide(Self.signed("as-2", version: "2.0.0"), store: store) else {
+                _ = Issue.record("2.0.0 not accepted"); return
+            }
+            // Only a signed rollback order may turn the device back from 2.0.0.
+            guard case .ignore = await decide(Self.signed("as-p", version: "1.0.0", issued: Self.now + 1), store: store) else {
+                _ = Issue.record("a plain assignment turned back an update"); return
+            }
+            let order = Self.signed("as-r", version: "1.0.0", issued: Self.now + 2, allowDowngrade: true)
+            guard case .accept(let plan) = await decide(order, store: store) else {
+                _ = Issue.record("the rollback order was dropped as already serving"); return
+            }
+            #expect(plan.modelVersion == "1.0.0" && plan.previousVersion == "1.0.0")
+            // Headed to 1.0.0 now, which serves: a resent order is a repeat.
+            let resent = Self.signed("as-r2", version: "1.0.0", issued: Self.now + 3, allowDowngrade: true)
+            guard case .ignore = await decide(resent, store: store) else {
+                _ = Issue.record("a resent rollback order was accepted again"); return
+            }
+        }
+    }
 }

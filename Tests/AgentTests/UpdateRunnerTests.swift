@@ -172,6 +172,40 @@ struct UpdateRunnerTests {
         }
     }
 
+    @Test(
+        "a rollback order queued behind the update it undoes: skipped once that update fails, installed once it commits",
+        arguments: [true, false])
+    func rollbackQueuedBehindUpdate(probationFails: Bool) async throws {
+        try await withStore { store, _ in
+            let device = Self.device()
+            let effects = FakeEffects(device: device, failIn: probationFails ? ["watch"] : [])
+            let gate = Mutex(true)
+            let runner = UpdateRunner(
+                store: store, effects: effects, report: { _ in },
+                observer: { state, _ in
+                    while state == .probation && gate.withLock({ $0 }) { try? await Task.sleep(for: .milliseconds(1)) }
+                })
+            try await runner.start()
+            await runner.submit(Self.plan("2.0.0"))
+            while await runner.state != .probation { try await Task.sleep(for: .milliseconds(1)) }
+            // Accepted by the gate while 1.0.0 was still the previous version.
+            await runner.submit(Self.plan("1.0.0", id: "as-r", package: "c"))
+            gate.withLock { $0 = false }
+            await runner.waitUntilSettled()
+            #expect(device.active["digits"] == "1.0.0")
+            if probationFails {
+                #expect(await runner.state == .rolledBack)
+                #expect(await runner.plan?.modelVersion == "2.0.0")
+                #expect(effects.calls.filter { $0 == "download" }.count == 1)
+            } else {
+                #expect(await runner.state == .committed)
+                #expect(await runner.plan?.modelVersion == "1.0.0")
+                #expect(await runner.plan?.previousVersion == "2.0.0")
+            }
+            await runner.stop()
+        }
+    }
+
     /// Where an update stopped by a crash in each state ends after a restart.
     static let crashes: [(UpdateState, UpdateState)] = [
         (.downloading, .committed), (.verifying, .committed), (.staged, .committed),

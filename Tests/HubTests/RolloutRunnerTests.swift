@@ -1,5 +1,6 @@
 import Core
 import Foundation
+import Synchronization
 import Testing
 
 @testable import Hub
@@ -61,7 +62,8 @@ struct RolloutRunnerTests {
     }
 
     static func withFleet(
-        count: Int = 8, directory: String? = nil, _ body: (Fleet) async throws -> Void
+        count: Int = 8, directory: String? = nil, settings: RolloutRunner.Settings = RolloutRunner.Settings(),
+        wrap: (InMemoryTransport) -> any MessageTransport = { $0 }, _ body: (Fleet) async throws -> Void
     ) async throws {
         try await withTemporaryDirectory { temporary in
             let clock = TestClock()
@@ -70,7 +72,8 @@ struct RolloutRunnerTests {
             try await transport.connect()
             var configuration = HubConfiguration(dataDirectory: (directory ?? temporary) + "/data", now: { clock.now() })
             configuration.registry.chunkSize = 4096
-            let services = try await HubServices.open(configuration, transport: transport)
+            configuration.rollouts = settings
+            let services = try await HubServices.open(configuration, transport: wrap(transport))
             defer { services.close() }
             var devices: [String] = []
             for index in 0..<count {
@@ -204,6 +207,113 @@ struct RolloutRunnerTests {
             // Finished: commands are refused with a clear error.
             await #expect(throws: RolloutError.self) {
                 try await fleet.runner.command(.promote, id: created.record.id, reason: nil, by: HubFixture.alice)
+            }
+        }
+    }
+
+    @Test("a canary still on the candidate after the rollback is sent fresh rollback orders, a few at most")
+    func resendsRollbackToStuckDevices() async throws {
+        let settings = RolloutRunner.Settings(rollbackResendInterval: .seconds(60), rollbackResends: 2)
+        try await Self.withFleet(settings: settings) { fleet in
+            try await fleet.everyoneReports(initial: "1.0.0", candidateVersion: "2.0.0", candidate: (0.01, 2, 0.95))
+            let created = try await fleet.runner.create(
+                RolloutRequest(
+                    model: "digits", version: "2.0.0", target: "site in (north,south)", phases: "25%,100%",
+                    gates: Self.gates, minDevices: 2, observe: "10m"),
+                by: HubFixture.alice)
+            let canary = try await Self.onCandidate(fleet).sorted()
+            #expect(canary.count == 2)
+            try await fleet.everyoneReports(initial: "1.0.0", candidateVersion: "2.0.0", candidate: (0.01, 2, 0.65))
+            await fleet.runner.tick()
+            guard case .rolledBack = try await Self.state(fleet, created) else {
+                Issue.record("not rolled back")
+                return
+            }
+            var orders: [String: Assignment] = [:]
+            for device in fleet.devices { orders[device] = try #require(try await fleet.assignment(device)) }
+
+            /// Advances `seconds`, the canary reports `versions`, the others the baseline; one tick.
+            func tick(after seconds: Int64, _ versions: [String]) async throws {
+                fleet.clock.advance(byMilliseconds: seconds * 1000)
+                for device in fleet.devices {
+                    let index = canary.firstIndex(of: device)
+                    try await fleet.report(device, version: index.map { versions[$0] } ?? "1.0.0")
+                }
+                await fleet.runner.tick()
+            }
+            /// The devices whose retained assignment changed since the last call.
+            func reordered() async throws -> Set<String> {
+                var changed: Set<String> = []
+                for device in fleet.devices {
+                    let now = try #require(try await fleet.assignment(device))
+                    if now.id != orders[device]?.id {
+                        changed.insert(device)
+                        #expect(now.modelVersion == "1.0.0" && now.allowDowngrade && now.rolloutId == created.record.id)
+                        #expect(now.issuedAt > orders[device]!.issuedAt)
+                    }
+                    orders[device] = now
+                }
+                return changed
+            }
+
+            // Within the interval the first order stands.
+            try await tick(after: 30, ["2.0.0", "2.0.0"])
+            #expect(try await reordered().isEmpty)
+            // Still on 2.0.0 a minute after the order: a fresh one, to the canary only.
+            try await tick(after: 31, ["2.0.0", "2.0.0"])
+            #expect(try await reordered() == Set(canary))
+            // The first canary obeys; the second is sent one more, then no more.
+            try await tick(after: 61, ["1.0.0", "2.0.0"])
+            #expect(try await reordered() == [canary[1]])
+            try await tick(after: 61, ["1.0.0", "2.0.0"])
+            #expect(try await reordered().isEmpty)
+            try await tick(after: 61, ["1.0.0", "2.0.0"])
+            #expect(try await reordered().isEmpty)
+            let events = try await fleet.runner.view(id: created.record.id, by: HubFixture.viewer).events.map(\.text)
+            #expect(events.filter { $0.hasPrefix("sent the rollback to 1.0.0 again") }.count == 2)
+            #expect(events.contains { $0.contains("\(canary[1]) still runs 2.0.0 after 3 rollback orders") })
+        }
+    }
+
+    @Test("create and ticks overlapping on a slow broker send each canary one candidate assignment")
+    func noDuplicateAssignments() async throws {
+        let recorder = PublishRecorder()
+        try await Self.withFleet(wrap: { SlowTransport(base: $0, recorder: recorder) }) { fleet in
+            try await fleet.everyoneReports(initial: "1.0.0", candidateVersion: "2.0.0", candidate: (0.01, 2, 0.95))
+            let runner = fleet.runner
+            let ticker = Task {
+                while !Task.isCancelled {
+                    await runner.tick()
+                    await Task.yield()
+                }
+            }
+            defer { ticker.cancel() }
+            let key = fleet.services.registry.signingKey.privateKey.publicKey
+            for _ in 0..<3 {
+                let created = try await runner.create(
+                    RolloutRequest(
+                        model: "digits", version: "2.0.0", target: "site in (north,south)", phases: "25%,100%",
+                        gates: Self.gates, minDevices: 2, observe: "10m"),
+                    by: HubFixture.alice)
+                try await Task.sleep(for: .milliseconds(100))
+                var candidates: [String: Int] = [:]
+                for (topic, payloads) in recorder.published {
+                    for payload in payloads {
+                        let assignment = try SignedMessage<Assignment>(decoding: payload).verified(with: key)
+                        if assignment.rolloutId == created.record.id && assignment.modelVersion == "2.0.0" {
+                            candidates[topic, default: 0] += 1
+                        }
+                    }
+                }
+                #expect(candidates.count == 2 && candidates.values.allSatisfy { $0 == 1 }, "\(candidates)")
+                for attempt in 1...20 {
+                    do {
+                        _ = try await runner.command(.abort, id: created.record.id, reason: nil, by: HubFixture.alice)
+                        break
+                    } catch let error as RolloutError where error.code == .conflict && attempt < 20 {
+                        continue
+                    }
+                }
             }
         }
     }
@@ -347,4 +457,38 @@ struct RolloutRunnerTests {
     static func state(_ fleet: Fleet, _ created: RolloutView) async throws -> RolloutState {
         try await fleet.runner.view(id: created.record.id, by: HubFixture.viewer).record.state
     }
+}
+
+/// A transport whose publishes take a few milliseconds and are recorded by topic: concurrent
+/// reconciles then overlap inside the runner as they do on a real broker.
+final class SlowTransport: MessageTransport {
+    let base: InMemoryTransport
+    let recorder: PublishRecorder
+
+    init(base: InMemoryTransport, recorder: PublishRecorder) {
+        self.base = base
+        self.recorder = recorder
+    }
+
+    var clientID: String { base.clientID }
+    var messages: AsyncStream<Message> { base.messages }
+    var events: AsyncStream<TransportEvent> { base.events }
+    func connect() async throws(TransportError) { try await base.connect() }
+    func publish(_ message: Message) async throws(TransportError) {
+        try? await Task.sleep(for: .milliseconds(5))
+        try await base.publish(message)
+        recorder.record(message)
+    }
+    func subscribe(_ filter: String, qos: QoS) async throws(TransportError) { try await base.subscribe(filter, qos: qos) }
+    func unsubscribe(_ filter: String) async throws(TransportError) { try await base.unsubscribe(filter) }
+    func close() async { await base.close() }
+}
+
+/// Payloads published, by topic.
+final class PublishRecorder: Sendable {
+    private let messages = Mutex<[String: [[UInt8]]]>([:])
+
+    var published: [String: [[UInt8]]] { messages.withLock { $0 } }
+
+    func record(_ message: Message) { messages.withLock { $0[message.topic, default: []].append(message.payload) } }
 }

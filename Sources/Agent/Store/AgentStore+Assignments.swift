@@ -50,4 +50,20 @@ extension AgentStore {
             }
         }
     }
+
+    /// The version the newest accepted assignment for `modelName` asks for: where the device is
+    /// headed, whether that update is done, running or queued.
+    public func newestAcceptedVersion(modelName: String) async throws(StoreError) -> String? {
+        try await StoreError.wrap("reading assignments") {
+            try await pool.read { db in
+                try String.fetchOne(
+                    db,
+                    sql: """
+                        SELECT model_version FROM assignments WHERE model_name = ? AND outcome = 'accepted'
+                        ORDER BY issued DESC, received DESC LIMIT 1
+                        """,
+                    arguments: [modelName])
+            }
+        }
+    }
 }

@@ -4,7 +4,10 @@ import Core
 /// a signature that verifies with a trusted, unrevoked key, be addressed to this device and not
 /// expired; a repeat or an assignment older than the last accepted one is ignored (the broker
 /// redelivers the retained assignment on every reconnect); the version already serving is
-/// ignored; an older version is refused unless the hub signed a rollback order (`allowDowngrade`).
+/// ignored unless the device is headed elsewhere (the last accepted assignment, running or queued,
+/// asks for another version: a rollback order then wins, and the update runner skips it if its
+/// version still serves when its turn comes); an older version is refused unless the hub signed a
+/// rollback order (`allowDowngrade`).
 public struct AssignmentGate: Sendable {
     /// What to do with an assignment.
     public enum Decision: Sendable, Equatable {
@@ -81,7 +84,9 @@ public struct AssignmentGate: Sendable {
         }
         let active = await activeVersion(name)
         if let active, let current = SemanticVersion(active) {
-            if current.hasSamePrecedence(as: wanted) && active == assignment.modelVersion {
+            if current.hasSamePrecedence(as: wanted) && active == assignment.modelVersion,
+                await !isHeadedElsewhere(name, from: wanted, assignment: assignment, store: store)
+            {
                 return .ignore("\(name) \(active) already serves")
             }
             if wanted < current && !assignment.allowDowngrade {
@@ -97,6 +102,19 @@ public struct AssignmentGate: Sendable {
                 assignmentId: assignment.id, issuedAt: assignment.issuedAt, modelName: name,
                 modelVersion: assignment.modelVersion, packageId: assignment.packageId, packageSize: assignment.packageSize,
                 rolloutId: assignment.rolloutId, previousVersion: active))
+    }
+
+    /// Whether an accepted update to another version is running or queued, so that an assignment
+    /// for the version serving now must not be dropped: without it, a rollback order arriving
+    /// while the bad version installs would be lost. Only a signed rollback order turns back an
+    /// update to a newer version.
+    private func isHeadedElsewhere(_ name: String, from wanted: SemanticVersion, assignment: Assignment, store: AgentStore)
+        async -> Bool
+    {
+        guard let text = try? await store.newestAcceptedVersion(modelName: name), text != assignment.modelVersion,
+            let heading = SemanticVersion(text)
+        else { return false }
+        return wanted > heading || assignment.allowDowngrade
     }
 
     /// An error event (a refused assignment, a model that cannot serve).

@@ -91,7 +91,8 @@ public actor UpdateRunner {
         waiters.removeAll()
     }
 
-    /// Starts `plan` (a verified, accepted assignment), or queues it behind the update in progress.
+    /// Starts `plan` (a verified, accepted assignment), or queues it behind the update in progress;
+    /// a plan whose version serves when its turn comes is done at once.
     public func submit(_ plan: UpdatePlan) {
         post(.assigned(plan))
     }
@@ -119,6 +120,9 @@ public actor UpdateRunner {
         var event = event
         if case .assigned(var next) = event, state.isSettled {
             next.previousVersion = await effects.activeVersion(of: next.modelName)
+            // Its version serves by now (a rollback order queued behind the update it undoes,
+            // which failed or was rolled back): nothing to install.
+            if next.previousVersion == next.modelVersion { return }
             event = .assigned(next)
             plan = next
         }

@@ -11,21 +11,11 @@ import Foundation
 /// not fired once: each tick makes sure every device the state calls for has been sent its
 /// signed, retained assignment since this process started. After a restart the assignments are
 /// sent once more; an agent ignores one for the version it already runs.
+///
+/// A rolled-back rollout is checked for `rollbackCheckPeriod` more: a device that still reports
+/// the candidate `rollbackResendInterval` after its rollback order is sent a fresh one (new id,
+/// new issue time), at most `rollbackResends` times.
 public actor RolloutRunner {
-    /// The runner's settings.
-    public struct Settings: Sendable, Equatable {
-        /// How often active rollouts are evaluated.
-        public var tickInterval: Duration
-        /// Events shown with a rollout.
-        public var eventLimit: Int
-
-        /// Settings.
-        public init(tickInterval: Duration = .seconds(5), eventLimit: Int = 50) {
-            self.tickInterval = tickInterval
-            self.eventLimit = eventLimit
-        }
-    }
-
     /// The principal of the runner's own changes in the audit log.
     public static let subject = "hub-rollouts"
 
@@ -40,6 +30,16 @@ public actor RolloutRunner {
     private let now: @Sendable () -> Int64
     /// Devices sent an assignment by this process, by rollout and version.
     private var sent: [String: Set<String>] = [:]
+    /// Rollouts being reconciled, with the reconciles waiting their turn: a tick and a create or
+    /// command reconciling the same rollout at once would both see a device as not sent yet
+    /// while the other's publish is in flight, and send it two assignments.
+    private var reconciling: [String: [CheckedContinuation<Void, Never>]] = [:]
+    /// Rolled-back rollouts whose devices are still checked for the candidate.
+    private var checkedRollbacks: Set<String> = []
+    /// Whether the rollouts rolled back before this process started were read.
+    private var readRollbacks = false
+    /// Fresh rollback orders sent by this process, by rollout.
+    private var rollbackOrders: [String: RollbackOrders] = [:]
     /// Rollouts whose last reconcile failed, with the reason (cleared on success).
     private var failing: [String: String] = [:]
     /// The current phase's telemetry sums of each active rollout (since a restart, in memory).
@@ -167,6 +167,7 @@ public actor RolloutRunner {
                 }
             }
         }
+        await checkRollbacks()
     }
 
     /// Ticks every `tickInterval` until cancelled.
@@ -200,6 +201,7 @@ public actor RolloutRunner {
         let (state, actions) = RolloutMachine.transition(record.state, event, plan: record.plan)
         guard state != record.state else { return record }
         let moved = try await move(record, to: state, by: subject)
+        if case .rollingBack = record.state, case .rolledBack = moved.state { checkedRollbacks.insert(moved.id) }
         for action in actions {
             if case .note(let text) = action { await log(record.id, text) }
         }
@@ -226,9 +228,30 @@ public actor RolloutRunner {
         }
     }
 
-    /// Sends every assignment `record`'s state calls for that this process has not sent yet;
-    /// false when some could not be sent (retried next tick).
+    /// Sends every assignment the stored state of `record` calls for that this process has not
+    /// sent yet, one reconcile of a rollout at a time; false when some could not be sent
+    /// (retried next tick).
     private func reconcile(_ record: RolloutRecord) async throws -> Bool {
+        if reconciling[record.id] == nil {
+            reconciling[record.id] = []
+        } else {
+            await withCheckedContinuation { reconciling[record.id, default: []].append($0) }
+        }
+        defer {
+            // Hands the turn to the next waiter, if any.
+            if var waiters = reconciling[record.id], !waiters.isEmpty {
+                let next = waiters.removeFirst()
+                reconciling[record.id] = waiters
+                next.resume()
+            } else {
+                reconciling[record.id] = nil
+            }
+        }
+        // The rollout may have moved while this reconcile waited or since its caller read it.
+        return try await reconcileState(try await store.rollout(id: record.id) ?? record)
+    }
+
+    private func reconcileState(_ record: RolloutRecord) async throws -> Bool {
         let devices: [String]
         let version: String?
         switch record.state {
@@ -254,15 +277,12 @@ public actor RolloutRunner {
         let missing = devices.filter { !(sent[key]?.contains($0) ?? false) }
         guard !missing.isEmpty else { return true }
         guard let transport else { return await fail(record.id, "no broker connection: \(missing.count) assignments wait") }
-        let registered = try await registeredVersion(model: record.model, version, what: "version")
+        let target: AssignmentPublisher.Target
         do {
-            try catalog.add(path: artifacts.path(of: registered.package.digest))
-        } catch {
-            return await fail(record.id, "cannot serve package \(registered.packageId): \(error)")
+            target = try await assignmentTarget(record, version: version)
+        } catch let error as CatalogFailure {
+            return await fail(record.id, error.text)
         }
-        let target = AssignmentPublisher.Target(
-            model: try ModelName(record.model), version: version, packageId: registered.packageId,
-            packageSize: Int64(registered.package.size), rolloutId: record.id, allowDowngrade: version == record.baseline)
         var ids: [DeviceID] = []
         for device in missing { ids.append(try DeviceID(device)) }
         let (published, failure) = await publisher.publish(target, to: ids, via: transport)
@@ -270,6 +290,93 @@ public actor RolloutRunner {
         if !published.isEmpty { await log(record.id, "assigned \(version) to \(published.count) devices") }
         if let failure { return await fail(record.id, "assigning \(version) failed after \(published.count) devices: \(failure)") }
         failing[record.id] = nil
+        return true
+    }
+
+    /// What assigning `version` of `record` sends, with its package added to the catalog devices
+    /// download from.
+    private func assignmentTarget(_ record: RolloutRecord, version: String) async throws -> AssignmentPublisher.Target {
+        let registered = try await registeredVersion(model: record.model, version, what: "version")
+        do {
+            try catalog.add(path: artifacts.path(of: registered.package.digest))
+        } catch {
+            throw CatalogFailure(text: "cannot serve package \(registered.packageId): \(error)")
+        }
+        return AssignmentPublisher.Target(
+            model: try ModelName(record.model), version: version, packageId: registered.packageId,
+            packageSize: Int64(registered.package.size), rolloutId: record.id, allowDowngrade: version == record.baseline)
+    }
+
+    private struct CatalogFailure: Error {
+        let text: String
+    }
+
+    // MARK: - Rollback checks
+
+    /// Checks every recently rolled-back rollout once (`resendRollback`).
+    private func checkRollbacks() async {
+        if !readRollbacks {
+            guard let all = try? await store.rollouts(activeOnly: false) else { return }
+            checkedRollbacks.formUnion(all.filter(isChecked).map(\.id))
+            readRollbacks = true
+        }
+        for id in checkedRollbacks {
+            do {
+                guard let record = try await store.rollout(id: id), try await resendRollback(record) else {
+                    checkedRollbacks.remove(id)
+                    rollbackOrders[id] = nil
+                    continue
+                }
+            } catch {
+                _ = await fail(id, "rollback check failed: \(error)")
+            }
+        }
+    }
+
+    private func isChecked(_ record: RolloutRecord) -> Bool {
+        guard case .rolledBack = record.state, record.baseline != nil else { return false }
+        return now() - record.updatedAt < settings.rollbackCheckPeriod.wholeMilliseconds
+    }
+
+    /// Sends a fresh rollback order to each device of `record` heard from on the candidate
+    /// `rollbackResendInterval` after its last order (the broker acknowledging an order does not
+    /// mean the device acted on it); false once the check period is over.
+    private func resendRollback(_ record: RolloutRecord) async throws -> Bool {
+        guard isChecked(record), let baseline = record.baseline else { return false }
+        let targets = Set(try await targetDevices(LabelSelector(parsing: record.selector)))
+        let stuck = await monitor.allStatuses().filter {
+            targets.contains($0.device) && $0.modelName == record.model && $0.modelVersion == record.candidate
+        }
+        // Decided and counted with no await in between: another tick may check meanwhile.
+        let before = rollbackOrders[record.id] ?? RollbackOrders()
+        var orders = before
+        let decision = orders.decide(
+            stuck: stuck.map { ($0.device, $0.lastSeen) }, rolledBackAt: record.updatedAt, now: now(),
+            interval: settings.rollbackResendInterval.wholeMilliseconds, limit: settings.rollbackResends)
+        rollbackOrders[record.id] = orders
+        let due = decision.resend
+        // Devices not reached are tried again on the next tick.
+        var reached: Set<String> = []
+        defer {
+            for device in due where !reached.contains(device) { rollbackOrders[record.id]?.sent[device] = before.sent[device] }
+        }
+        for device in decision.abandoned {
+            await log(
+                record.id,
+                "\(device) still runs \(record.candidate) after \(settings.rollbackResends + 1) rollback orders; no more are sent"
+            )
+        }
+        guard !due.isEmpty, let transport else { return true }
+        let target = try await assignmentTarget(record, version: baseline)
+        let (published, failure) = await publisher.publish(target, to: try due.map { try DeviceID($0) }, via: transport)
+        reached = Set(published.map(\.rawValue))
+        if !published.isEmpty {
+            await log(
+                record.id,
+                "sent the rollback to \(baseline) again to \(published.count) devices still on \(record.candidate): "
+                    + published.prefix(5).map(\.rawValue).joined(separator: ", ") + (published.count > 5 ? ", …" : ""))
+        }
+        if let failure { _ = await fail(record.id, "resending the rollback failed after \(published.count) devices: \(failure)") }
         return true
     }
 
