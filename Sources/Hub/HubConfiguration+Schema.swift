@@ -33,6 +33,15 @@ extension ConfigSchema {
             .init(key: "bundle.dataDirectory", kind: .path, defaultValue: "/var/lib/starling", help: "The agent's data directory on the device."),
             .init(key: "rollouts.tickSeconds", kind: .number(0.05...3600), defaultValue: "5", help: "How often active rollouts are evaluated."),
             .init(
+                key: "rollouts.rollbackResendSeconds", kind: .number(1...86_400), defaultValue: "60",
+                help: "A device of a rolled-back rollout still reporting the candidate this long after its rollback order gets a fresh one."),
+            .init(
+                key: "rollouts.rollbackResends", kind: .integer(0...100), defaultValue: "3",
+                help: "Fresh rollback orders a device still on the candidate gets at most."),
+            .init(
+                key: "rollouts.rollbackCheckMinutes", kind: .number(0...10_080), defaultValue: "30",
+                help: "How long after a rollback its devices are checked for the candidate."),
+            .init(
                 key: "rounds.tickSeconds", kind: .number(0.05...3600), defaultValue: "0.25",
                 help: "How often running federated rounds are checked for quorum and deadlines."),
             .init(
@@ -80,6 +89,11 @@ extension HubConfiguration {
             dataDirectory: reader.text("bundle.dataDirectory")!)
         configuration.fleet = fleet
         configuration.rollouts.tickInterval = .milliseconds(Int64((reader.number("rollouts.tickSeconds")! * 1000).rounded()))
+        configuration.rollouts.rollbackResendInterval =
+            .milliseconds(Int64((reader.number("rollouts.rollbackResendSeconds")! * 1000).rounded()))
+        configuration.rollouts.rollbackResends = reader.integer("rollouts.rollbackResends")!
+        configuration.rollouts.rollbackCheckPeriod =
+            .milliseconds(Int64((reader.number("rollouts.rollbackCheckMinutes")! * 60_000).rounded()))
         configuration.rounds.tickInterval = .milliseconds(Int64((reader.number("rounds.tickSeconds")! * 1000).rounded()))
         configuration.rounds.maxRetries = reader.integer("rounds.maxRetries")!
         configuration.transfer.concurrentPublishes = reader.integer("transfer.concurrentPublishes")!

@@ -115,7 +115,8 @@ public struct ConfigValues: Sendable {
         let byName = Dictionary(uniqueKeysWithValues: schema.entries.map { (schema.environmentName(of: $0.key), $0.key) })
         for name in environment.keys.sorted() where name.hasPrefix(schema.environmentPrefix) {
             guard let key = byName[name] else {
-                throw ConfigurationError(.unknownKey, "environment variable \(name) names no agent setting; see `starling-agent config-keys`")
+                let program = schema.environmentPrefix == "STARLING_HUB_" ? "starling-hub" : "starling-agent"
+                throw ConfigurationError(.unknownKey, "environment variable \(name) names no setting; see `\(program) config-keys`")
             }
             set(key, .text(environment[name]!), from: .environment(name))
         }

@@ -19,15 +19,15 @@ public actor RolloutRunner {
     /// The principal of the runner's own changes in the audit log.
     public static let subject = "hub-rollouts"
 
-    private let store: any RolloutStore & FleetStore
+    let store: any RolloutStore & FleetStore
     private let registry: RegistryService
-    private let monitor: FleetMonitor
-    private let publisher: AssignmentPublisher
-    private let transport: (any MessageTransport)?
+    let monitor: FleetMonitor
+    let publisher: AssignmentPublisher
+    let transport: (any MessageTransport)?
     private let catalog: PackageFileCatalog
     private let artifacts: DirectoryArtifactStore
-    private let settings: Settings
-    private let now: @Sendable () -> Int64
+    let settings: Settings
+    let now: @Sendable () -> Int64
     /// Devices sent an assignment by this process, by rollout and version.
     private var sent: [String: Set<String>] = [:]
     /// Rollouts being reconciled, with the reconciles waiting their turn: a tick and a create or
@@ -35,13 +35,13 @@ public actor RolloutRunner {
     /// while the other's publish is in flight, and send it two assignments.
     private var reconciling: [String: [CheckedContinuation<Void, Never>]] = [:]
     /// Rolled-back rollouts whose devices are still checked for the candidate.
-    private var checkedRollbacks: Set<String> = []
+    var checkedRollbacks: Set<String> = []
     /// Whether the rollouts rolled back before this process started were read.
-    private var readRollbacks = false
+    var readRollbacks = false
     /// Fresh rollback orders sent by this process, by rollout.
-    private var rollbackOrders: [String: RollbackOrders] = [:]
+    var rollbackOrders: [String: RollbackOrders] = [:]
     /// Rollouts whose last reconcile failed, with the reason (cleared on success).
-    private var failing: [String: String] = [:]
+    var failing: [String: String] = [:]
     /// The current phase's telemetry sums of each active rollout (since a restart, in memory).
     private var windows: [String: PhaseWindow] = [:]
 
@@ -197,7 +197,7 @@ public actor RolloutRunner {
 
     /// Moves `record` by `event` (compare-and-set), logs the notes and reconciles the new state.
     @discardableResult
-    private func apply(_ event: RolloutEvent, to record: RolloutRecord, by subject: String) async throws -> RolloutRecord {
+    func apply(_ event: RolloutEvent, to record: RolloutRecord, by subject: String) async throws -> RolloutRecord {
         let (state, actions) = RolloutMachine.transition(record.state, event, plan: record.plan)
         guard state != record.state else { return record }
         let moved = try await move(record, to: state, by: subject)
@@ -218,7 +218,7 @@ public actor RolloutRunner {
         return moved
     }
 
-    private func move(_ record: RolloutRecord, to state: RolloutState, by subject: String) async throws -> RolloutRecord {
+    func move(_ record: RolloutRecord, to state: RolloutState, by subject: String) async throws -> RolloutRecord {
         do {
             return try await store.updateRolloutState(
                 id: record.id, from: record.state, to: state, change: ChangeContext(subject: subject, time: now()))
@@ -295,7 +295,7 @@ public actor RolloutRunner {
 
     /// What assigning `version` of `record` sends, with its package added to the catalog devices
     /// download from.
-    private func assignmentTarget(_ record: RolloutRecord, version: String) async throws -> AssignmentPublisher.Target {
+    func assignmentTarget(_ record: RolloutRecord, version: String) async throws -> AssignmentPublisher.Target {
         let registered = try await registeredVersion(model: record.model, version, what: "version")
         do {
             try catalog.add(path: artifacts.path(of: registered.package.digest))
@@ -309,83 +309,6 @@ public actor RolloutRunner {
 
     private struct CatalogFailure: Error {
         let text: String
-    }
-
-    // MARK: - Rollback checks
-
-    /// Checks every recently rolled-back rollout once (`resendRollback`).
-    private func checkRollbacks() async {
-        if !readRollbacks {
-            guard let all = try? await store.rollouts(activeOnly: false) else { return }
-            checkedRollbacks.formUnion(all.filter(isChecked).map(\.id))
-            readRollbacks = true
-        }
-        for id in checkedRollbacks {
-            do {
-                guard let record = try await store.rollout(id: id), try await resendRollback(record) else {
-                    checkedRollbacks.remove(id)
-                    rollbackOrders[id] = nil
-                    continue
-                }
-            } catch {
-                _ = await fail(id, "rollback check failed: \(error)")
-            }
-        }
-    }
-
-    private func isChecked(_ record: RolloutRecord) -> Bool {
-        guard case .rolledBack = record.state, record.baseline != nil else { return false }
-        return now() - record.updatedAt < settings.rollbackCheckPeriod.wholeMilliseconds
-    }
-
-    /// Sends a fresh rollback order to each device of `record` heard from on the candidate
-    /// `rollbackResendInterval` after its last order (the broker acknowledging an order does not
-    /// mean the device acted on it); false once the check period is over.
-    private func resendRollback(_ record: RolloutRecord) async throws -> Bool {
-        guard isChecked(record), let baseline = record.baseline else { return false }
-        let targets = Set(try await targetDevices(LabelSelector(parsing: record.selector)))
-        let stuck = await monitor.allStatuses().filter {
-            targets.contains($0.device) && $0.modelName == record.model && $0.modelVersion == record.candidate
-        }
-        // Decided and counted with no await in between: another tick may check meanwhile.
-        let before = rollbackOrders[record.id] ?? RollbackOrders()
-        var orders = before
-        let decision = orders.decide(
-            stuck: stuck.map { ($0.device, $0.lastSeen) }, rolledBackAt: record.updatedAt, now: now(),
-            interval: settings.rollbackResendInterval.wholeMilliseconds, limit: settings.rollbackResends)
-        rollbackOrders[record.id] = orders
-        let due = decision.resend
-        // Devices not reached are tried again on the next tick.
-        var reached: Set<String> = []
-        defer {
-            for device in due where !reached.contains(device) { rollbackOrders[record.id]?.sent[device] = before.sent[device] }
-        }
-        for device in decision.abandoned {
-            await log(
-                record.id,
-                "\(device) still runs \(record.candidate) after \(settings.rollbackResends + 1) rollback orders; no more are sent"
-            )
-        }
-        guard !due.isEmpty, let transport else { return true }
-        let target = try await assignmentTarget(record, version: baseline)
-        let (published, failure) = await publisher.publish(target, to: try due.map { try DeviceID($0) }, via: transport)
-        reached = Set(published.map(\.rawValue))
-        if !published.isEmpty {
-            await log(
-                record.id,
-                "sent the rollback to \(baseline) again to \(published.count) devices still on \(record.candidate): "
-                    + published.prefix(5).map(\.rawValue).joined(separator: ", ") + (published.count > 5 ? ", …" : ""))
-        }
-        if let failure { _ = await fail(record.id, "resending the rollback failed after \(published.count) devices: \(failure)") }
-        return true
-    }
-
-    private func fail(_ id: String, _ text: String) async -> Bool {
-        if failing[id] != text {
-            failing[id] = text
-            await log(id, text)
-        }
-        return false
     }
 
     // MARK: - Reading
@@ -439,7 +362,7 @@ public actor RolloutRunner {
         return health
     }
 
-    private func rollout(_ id: String) async throws -> RolloutRecord {
+    func rollout(_ id: String) async throws -> RolloutRecord {
         guard let record = try await store.rollout(id: id) else { throw RolloutError(.notFound, "there is no rollout '\(id)'") }
         return record
     }
@@ -465,7 +388,7 @@ public actor RolloutRunner {
     }
 
     /// Enrolled devices matching `selector`, in id order.
-    private func targetDevices(_ selector: LabelSelector) async throws -> [String] {
+    func targetDevices(_ selector: LabelSelector) async throws -> [String] {
         var result: [String] = []
         var page = PageRequest(limit: PageRequest.maxLimit)
         while true {
@@ -505,7 +428,7 @@ public actor RolloutRunner {
         return try? await registry.version(model: request.model, version: best)
     }
 
-    private func log(_ id: String, _ text: String) async {
+    func log(_ id: String, _ text: String) async {
         try? await store.appendRolloutEvent(id: id, time: now(), text: text)
     }
 
