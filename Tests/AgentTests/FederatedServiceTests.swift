@@ -258,6 +258,28 @@ struct FederatedServiceTests {
         }
     }
 
+    @Test("readiness for telemetry: able to train with a key and a profile that allows it; labelled examples up to maxExamples")
+    func readiness() async throws {
+        try await withFederatedBench(configuration: FederatedConfiguration(maxExamples: 25)) { bench in
+            #expect(await bench.service.readiness(model: "digits") == (true, 0))
+            try await bench.addLabelledPredictions(40)
+            let ready = await bench.service.readiness(model: "digits")
+            #expect(ready.canTrain && ready.labelledExamples == 25)
+            #expect(await bench.service.readiness(model: "other").labelledExamples == 0)
+        }
+        try await withFederatedBench(withKey: false) { bench in
+            #expect(await bench.service.readiness(model: "digits").canTrain == false)
+        }
+        var forbidden = FederatedBench.policy
+        forbidden.allowed = false
+        try await withFederatedBench(policy: forbidden) { bench in
+            #expect(await bench.service.readiness(model: "digits").canTrain == false)
+        }
+        try await withFederatedBench(configuration: FederatedConfiguration(enabled: false)) { bench in
+            #expect(await bench.service.readiness(model: "digits").canTrain == false)
+        }
+    }
+
     @Test("a task interrupted by a crash while training is reported failed, not trained again")
     func crashWhileTraining() async throws {
         try await withFederatedBench { bench in

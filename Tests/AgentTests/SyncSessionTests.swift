@@ -62,13 +62,17 @@ struct SyncSessionTests {
             #expect(telemetry.feedbackCount == 2 && telemetry.feedbackAccuracy == 0.5)
             #expect(telemetry.rssBytes > 0 && (0...100).contains(telemetry.cpuPercent))
             #expect(telemetry.diskUsedBytes > 0, "the store's files are in the data directory")
+            #expect(telemetry.canTrain == nil && telemetry.labelledExamples == nil, "no federated client: nothing reported")
 
+            // With a federated client, telemetry reports its readiness for the served model.
+            await bench.session.reportTrainingReadiness { model in (model == Self.model.name.rawValue, 42) }
             // The next window starts empty.
             try await bench.tick()
             try await pollUntil("a second telemetry") { await bench.hubInbox.on(Self.telemetryTopic).count == 2 }
             let second = try #require(await bench.hubInbox.decoded(Telemetry.self, on: Self.telemetryTopic).last)
             #expect(
                 second.predictions == 0 && second.errorRate == 0 && second.feedbackCount == 0 && second.feedbackAccuracy == nil)
+            #expect(second.canTrain == true && second.labelledExamples == 42)
         }
     }
 

@@ -373,4 +373,43 @@ struct RoundRunnerTests {
         let median = try StrategyFactory.make("fedmedian", options: ["mixing": 3], mu: nil)
         #expect((median as? FedMedian)?.mixing == 3)
     }
+
+    @Test("fit iterations skip devices that cannot train, hold too few labelled examples, or serve a failing rollout's candidate")
+    func selection() async throws {
+        try await Self.withFleet(count: 5) { fleet, services in
+            defer { services.close() }
+            func report(_ id: String, canTrain: Bool?, labelled: Int?) async throws {
+                let time = fleet.clock.now()
+                _ = await services.monitor.handle(
+                    try Topic.telemetry(try DeviceID(id)).message(
+                        Telemetry(
+                            id: "t-\(id)-\(time)", time: time, windowMs: 1000, modelName: ModelName(unchecked: Self.model),
+                            modelVersion: "1.0.0", predictions: 10, errorRate: 0, latencyP50Ms: 1, latencyP95Ms: 2,
+                            feedbackCount: 0, cpuPercent: 1, rssBytes: 1, diskUsedBytes: 1, canTrain: canTrain,
+                            labelledExamples: labelled)))
+            }
+            try await report("dev-0", canTrain: false, labelled: 100)
+            try await report("dev-1", canTrain: true, labelled: 3)
+            try await report("dev-2", canTrain: true, labelled: 50)
+            // dev-3 reports nothing about training: it is asked and decides itself.
+            // dev-4 serves 0.9.0, the candidate of a paused rollout of the model.
+            let time = fleet.clock.now()
+            _ = await services.monitor.handle(
+                try Topic.status(try DeviceID("dev-4")).message(
+                    DeviceStatus(
+                        id: "s-dev-4-again", time: time, state: .online, agentVersion: "0.6.0", firmwareProfile: "generic-linux",
+                        modelName: ModelName(unchecked: Self.model), modelVersion: "0.9.0")))
+            var paused = RolloutStoreTests.record("ro-paused", at: time)
+            paused.candidate = "0.9.0"
+            paused.state = .paused(phase: 0, reason: "a gate failed")
+            try await SQLiteHubStore(services.database).insertRollout(paused, change: ChangeContext(subject: "alice", time: time))
+            var request = RoundRequest(model: Self.model)
+            request.minClients = 1
+            request.minExamples = 5
+            let started = try await services.rounds.start(request, by: HubFixture.alice)
+            #expect(started.open?.selected == 2)
+            try await fleet.waitForTasks(["dev-2", "dev-3"], count: 1)
+            #expect(try fleet.tasks("dev-0").isEmpty && fleet.tasks("dev-1").isEmpty && fleet.tasks("dev-4").isEmpty)
+        }
+    }
 }

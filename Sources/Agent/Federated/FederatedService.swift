@@ -54,6 +54,15 @@ public actor FederatedService {
     var work: [String: Task<Void, Never>] = [:]
     var localTable: DataTable??
 
+    /// What telemetry reports for the hub's round selection: whether a `fit` task would be taken
+    /// (enabled, a key, a profile that allows training; the momentary idle and power conditions
+    /// are left to the task) and the labelled examples of `model` there are to train on.
+    public func readiness(model: String) async -> (canTrain: Bool, labelledExamples: Int?) {
+        let canTrain = configuration.enabled && key != nil && policy.allowed
+        let count = try? await store.labelledExampleCount(modelName: model, limit: configuration.maxExamples)
+        return (canTrain, count)
+    }
+
     /// Rounds kept in `federated_rounds`; older ones are pruned.
     static let retainedRounds = 500
 

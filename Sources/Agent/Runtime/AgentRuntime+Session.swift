@@ -14,6 +14,9 @@ extension AgentRuntime {
             model: { [registry] in ModelIdentity.active(in: registry) },
             onMessage: { [self] message in route(message) },
             onConnection: { [self] event in handle(event) })
+        if let federated {
+            await session.reportTrainingReadiness { model in await federated.readiness(model: model) }
+        }
         sessionSlot.session = session
         try await session.start()
     }

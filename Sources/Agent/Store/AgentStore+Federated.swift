@@ -132,6 +132,23 @@ extension AgentStore {
             sql: "DELETE FROM outbox WHERE id = ? OR (id >= ? AND id < ?)", arguments: [id, id + ".part-", id + ".part."])
     }
 
+    /// How many labelled predictions of `modelName` kept their inputs (what local training can
+    /// use), counting at most `limit`.
+    public func labelledExampleCount(modelName: String, limit: Int) async throws(StoreError) -> Int {
+        try await StoreError.wrap("counting labelled examples") {
+            try await pool.read { db in
+                try Int.fetchOne(
+                    db,
+                    sql: """
+                        SELECT count(*) FROM (
+                          SELECT 1 FROM feedback f JOIN predictions p ON p.seq = f.prediction_seq
+                          WHERE p.model_name = ? AND p.inputs IS NOT NULL LIMIT ?
+                        )
+                        """, arguments: [modelName, limit]) ?? 0
+            }
+        }
+    }
+
     /// The newest `limit` labelled predictions of `modelName` whose inputs were kept, oldest first.
     public func latestLabelledExamples(modelName: String, limit: Int) async throws(StoreError) -> [LabelledExample] {
         try await StoreError.wrap("reading labelled examples") {

@@ -87,12 +87,20 @@ extension AgentSession {
         let feedback =
             (try? await store.feedbackSummary(from: start, to: end)) ?? FeedbackSummary(count: 0, comparable: 0, matched: 0)
         let model = currentModel()
+        let readiness: (canTrain: Bool, labelledExamples: Int?)? =
+            if let model, let trainingReadiness { await trainingReadiness(model.name.rawValue) } else { nil }
         return Telemetry(
             id: makeMessageID("telemetry"), time: end, windowMs: end - start, modelName: model?.name,
             modelVersion: model.flatMap { Self.sendable($0.version) }, predictions: serving.predictions,
             errorRate: serving.errorRate, latencyP50Ms: serving.latencyP50Ms, latencyP95Ms: serving.latencyP95Ms,
             feedbackCount: feedback.count, feedbackAccuracy: feedback.accuracy, cpuPercent: process.cpuPercent,
-            rssBytes: process.rssBytes, diskUsedBytes: process.diskUsedBytes)
+            rssBytes: process.rssBytes, diskUsedBytes: process.diskUsedBytes, canTrain: readiness?.canTrain,
+            labelledExamples: readiness?.labelledExamples)
+    }
+
+    /// Reports federated readiness in telemetry from now on (`FederatedService.readiness`).
+    public func reportTrainingReadiness(_ readiness: @escaping @Sendable (String) async -> (canTrain: Bool, labelledExamples: Int?)) {
+        trainingReadiness = readiness
     }
 
     // MARK: - Encoding

@@ -80,6 +80,8 @@ public actor AgentSession {
     var producers: [Task<Void, Never>] = []
     /// Start of the telemetry window, ms since the epoch.
     var windowStart: Int64 = 0
+    /// What telemetry reports about federated training for the served model (nil: nothing).
+    var trainingReadiness: (@Sendable (String) async -> (canTrain: Bool, labelledExamples: Int?))?
     /// The last status published (online or offline), for tests and logs.
     var lastStatus: DeviceStatus?
 

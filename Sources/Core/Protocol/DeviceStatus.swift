@@ -90,13 +90,22 @@ public struct Telemetry: ControlMessage {
     public var rssBytes: Int64
     /// Disk space the agent's store and models use, in bytes.
     public var diskUsedBytes: Int64
+    /// Whether the device would train on a federated `fit` task now: federated learning on, a
+    /// signing key, and a firmware profile that allows training (nil: not reported).
+    public var canTrain: Bool?
+    /// Labelled examples of the served model the device could train on (labelled predictions
+    /// with logged inputs, up to `federated.maxExamples`; nil: not reported).
+    public var labelledExamples: Int?
 
     /// A telemetry message.
     public init(
         id: String, time: Int64, windowMs: Int64, modelName: ModelName? = nil, modelVersion: String? = nil,
         predictions: Int, errorRate: Double, latencyP50Ms: Double, latencyP95Ms: Double,
-        feedbackCount: Int, feedbackAccuracy: Double? = nil, cpuPercent: Double, rssBytes: Int64, diskUsedBytes: Int64
+        feedbackCount: Int, feedbackAccuracy: Double? = nil, cpuPercent: Double, rssBytes: Int64, diskUsedBytes: Int64,
+        canTrain: Bool? = nil, labelledExamples: Int? = nil
     ) {
+        self.canTrain = canTrain
+        self.labelledExamples = labelledExamples
         self.id = id
         self.time = time
         self.windowMs = windowMs
@@ -127,5 +136,6 @@ public struct Telemetry: ControlMessage {
         try FieldCheck.finite(cpuPercent, 0...100, s, "cpuPercent")
         try FieldCheck.range(rssBytes, 0...Int64.max, s, "rssBytes")
         try FieldCheck.range(diskUsedBytes, 0...Int64.max, s, "diskUsedBytes")
+        try FieldCheck.range(labelledExamples, 0...Int.max, s, "labelledExamples")
     }
 }

@@ -57,7 +57,7 @@ public actor RoundRunner {
         var retries = 0
     }
 
-    private let store: any FederatedStore & FleetStore
+    private let store: any FederatedStore & FleetStore & RolloutStore
     private let registry: RegistryService
     private let monitor: FleetMonitor
     private let transport: (any MessageTransport)?
@@ -71,7 +71,7 @@ public actor RoundRunner {
 
     /// A runner; without a transport, rounds start but no task reaches a device.
     public init(
-        store: any FederatedStore & FleetStore, registry: RegistryService, monitor: FleetMonitor,
+        store: any FederatedStore & FleetStore & RolloutStore, registry: RegistryService, monitor: FleetMonitor,
         transport: (any MessageTransport)?, settings: Settings = Settings(), now: @escaping @Sendable () -> Int64
     ) {
         self.store = store
@@ -311,7 +311,7 @@ public actor RoundRunner {
         let request = entry.record.request
         let eligible: [String]
         do {
-            eligible = try await eligibleDevices(entry.record)
+            eligible = try await eligibleDevices(entry.record, kind: kind)
         } catch {
             await fail(id, "cannot select devices: \(error)")
             return
@@ -458,17 +458,35 @@ public actor RoundRunner {
     }
 
     /// Enrolled devices matching the round's selector, with a signing key, online, serving the
-    /// round's model, and not degraded.
-    private func eligibleDevices(_ record: RoundRecord) async throws -> [String] {
+    /// round's model, not degraded, and not on the candidate of a failing rollout (paused or
+    /// rolling back). For `fit` iterations also, as their latest telemetry reports, able to
+    /// train (federated learning on, a key, a profile that allows training) and holding at least
+    /// the round's `minExamples` labelled examples; a device that does not report these is asked
+    /// anyway and decides itself.
+    private func eligibleDevices(_ record: RoundRecord, kind: String) async throws -> [String] {
         let selector = try LabelSelector(parsing: record.selector)
+        let failing = Set(
+            try await store.rollouts(activeOnly: true).filter { rollout in
+                guard rollout.model == record.model else { return false }
+                switch rollout.state {
+                case .paused, .rollingBack: return true
+                default: return false
+                }
+            }.map(\.candidate))
+        let minExamples = record.request.minExamples ?? 1
         var result: [String] = []
         var page = PageRequest(limit: PageRequest.maxLimit)
         while true {
             let devices = try await store.devices(page: page)
             for device in devices.items where device.state == .enrolled && device.signingKey != nil && selector.matches(device.labels) {
                 guard let status = await monitor.status(of: device.id), status.presence == .online,
-                    status.modelName == record.model, status.health() != .degraded
+                    status.modelName == record.model, status.health() != .degraded,
+                    !failing.contains(status.modelVersion ?? "")
                 else { continue }
+                if kind == "fit", let telemetry = status.telemetry {
+                    if telemetry.canTrain == false { continue }
+                    if let labelled = telemetry.labelledExamples, labelled < minExamples { continue }
+                }
                 result.append(device.id)
             }
             guard let next = devices.next else { return result }

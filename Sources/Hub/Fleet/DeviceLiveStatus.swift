@@ -33,6 +33,10 @@ public struct DeviceLiveStatus: Sendable, Equatable, Codable {
         public var modelName: String?
         /// Its version.
         public var modelVersion: String?
+        /// Whether the device would train on a federated `fit` task (nil: not reported).
+        public var canTrain: Bool?
+        /// Labelled examples it could train on (nil: not reported).
+        public var labelledExamples: Int?
 
         /// The summary of a telemetry message.
         public init(_ telemetry: Telemetry) {
@@ -45,6 +49,8 @@ public struct DeviceLiveStatus: Sendable, Equatable, Codable {
             feedbackAccuracy = telemetry.feedbackAccuracy
             modelName = telemetry.modelName?.rawValue
             modelVersion = telemetry.modelVersion
+            canTrain = telemetry.canTrain
+            labelledExamples = telemetry.labelledExamples
         }
     }
 
