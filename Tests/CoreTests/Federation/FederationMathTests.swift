@@ -60,6 +60,27 @@ import Testing
         #expect(parsed.mixing == 2 && parsed.numMaliciousClients == 2)
     }
 
+    @Test func directionCheckLeavesOutUpdatesAgainstThePreviousStep() throws {
+        #expect(abs(AggregationMath.cosine([1, 0], [1, 1]) - 0.5.squareRoot()) < 1e-12)
+        #expect(AggregationMath.cosine([1, 0], [0, 0]) == 0)
+        var median = try FedMedian(direction: 0)
+        func round(_ deltas: [[Float]]) throws -> [Float] {
+            try median.beginRound(global: [0, 0])
+            for (i, d) in deltas.enumerated() { try median.add(ClientUpdate(client: "c\(i)", delta: d, examples: 1)) }
+            return try median.finishRound()
+        }
+        // Round 1 has no reference: the plain median of all five.
+        #expect(try round([[1, 0], [2, 0], [3, 0], [-10, 0], [-10, 0]]) == [1, 0])
+        // Round 2: the two against the previous step (+x) are left out: median(1, 2, 3) = 2.
+        #expect(try round([[1, 0], [2, 0], [3, 0], [-10, 0], [-10, 0]]) == [2, 0])
+        // When fewer than half agree, the reference is not trusted: median of all five again.
+        #expect(try round([[1, 0], [-1, 0], [-2, 0], [-3, 0], [-4, 0]]) == [-2, 0])
+        #expect(throws: FederationError.self) { try FedMedian(direction: 1) }
+        var fedavg = StrategyConfiguration(name: "fedavg")
+        fedavg.direction = 0
+        #expect(throws: FederationError.self) { try fedavg.makeStrategy() }
+    }
+
     @Test func clippingScalesOnlyAboveTheBound() {
         let (small, clippedSmall) = AggregationMath.clipped([0.3, 0.4], to: 1)
         #expect(small == [0.3, 0.4] && !clippedSmall)

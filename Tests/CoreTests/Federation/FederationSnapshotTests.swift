@@ -16,6 +16,10 @@ import Testing
         #"{"name":"fedtrimmedavg","beta":0.25}"#,
         #"{"name":"krum","num_malicious_clients":1}"#,
         #"{"name":"multikrum","num_malicious_clients":1,"num_clients_to_keep":3}"#,
+        #"{"name":"fedmedian","mixing":1,"direction":-0.05}"#,
+        #"{"name":"fedtrimmedavg","mixing":2,"direction":-0.05}"#,
+        #"{"name":"krum","num_malicious_clients":1,"mixing":1,"direction":-0.05}"#,
+        #"{"name":"multikrum","num_malicious_clients":1,"num_clients_to_keep":3,"direction":-0.05}"#,
         #"{"name":"fedadam","privacy":{"clipping":"fixed","noise_multiplier":0.8,"clipping_norm":0.3,"num_sampled_clients":6,"seed":11}}"#,
         #"{"name":"fedavg","privacy":{"clipping":"adaptive","noise_multiplier":0.5,"num_sampled_clients":6,"seed":12}}"#,
     ]

@@ -14,7 +14,7 @@ extension StrategyConfiguration {
         [
             ("--proximal-mu", \.proximalMu), ("--server-learning-rate", \.serverLearningRate),
             ("--server-momentum", \.serverMomentum), ("--eta", \.eta), ("--eta-l", \.etaL), ("--beta-1", \.beta1),
-            ("--beta-2", \.beta2), ("--tau", \.tau), ("--beta", \.beta),
+            ("--beta-2", \.beta2), ("--tau", \.tau), ("--beta", \.beta), ("--direction", \.direction),
         ]
     }
     private static var intKeys: [(String, WritableKeyPath<StrategyConfiguration, Int?>)] {

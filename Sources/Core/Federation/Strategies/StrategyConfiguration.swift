@@ -34,13 +34,17 @@ public struct StrategyConfiguration: Codable, Sendable, Equatable {
     /// Nearest-neighbour mixing before FedMedian, FedTrimmedAvg, Krum or Multi-Krum, against this
     /// many malicious clients (`mixing`; a Starling extension, not a Flower parameter).
     public var mixing: Int?
+    /// The direction check before FedMedian, FedTrimmedAvg, Krum or Multi-Krum: updates whose
+    /// cosine similarity with the previous round's step is at most this are left out
+    /// (`direction`; a Starling extension, not a Flower parameter).
+    public var direction: Double?
     /// Central differential privacy around the strategy, if any.
     public var privacy: PrivacyConfiguration?
 
     enum CodingKeys: String, CodingKey {
         case name, proximalMu = "proximal_mu", serverLearningRate = "server_learning_rate"
         case serverMomentum = "server_momentum", eta, etaL = "eta_l", beta1 = "beta_1", beta2 = "beta_2", tau, beta
-        case numMaliciousClients = "num_malicious_clients", numClientsToKeep = "num_clients_to_keep", mixing, privacy
+        case numMaliciousClients = "num_malicious_clients", numClientsToKeep = "num_clients_to_keep", mixing, direction, privacy
     }
 
     /// The strategy `name` with default parameters.
@@ -75,23 +79,24 @@ public struct StrategyConfiguration: Codable, Sendable, Equatable {
             try allow(["eta", "eta_l", "tau"])
             return try FedAdagrad(eta: eta ?? 1e-1, etaL: etaL ?? 1e-1, tau: tau ?? 1e-9)
         case "fedmedian":
-            try allow(["mixing"])
-            return try FedMedian(mixing: mixing ?? 0)
+            try allow(["mixing", "direction"])
+            return try FedMedian(mixing: mixing ?? 0, direction: direction)
         case "fedtrimmedavg":
-            try allow(["beta", "mixing"])
-            return try FedTrimmedAvg(beta: beta ?? 0.2, mixing: mixing ?? 0)
+            try allow(["beta", "mixing", "direction"])
+            return try FedTrimmedAvg(beta: beta ?? 0.2, mixing: mixing ?? 0, direction: direction)
         case "krum":
-            try allow(["num_malicious_clients", "num_clients_to_keep", "mixing"])
+            try allow(["num_malicious_clients", "num_clients_to_keep", "mixing", "direction"])
             guard (numClientsToKeep ?? 0) == 0 else {
                 throw FederationError(.invalidArgument, "krum keeps one update; use multikrum for num_clients_to_keep > 0")
             }
-            return try Krum(numMaliciousClients: numMaliciousClients ?? 0, mixing: mixing ?? 0)
+            return try Krum(numMaliciousClients: numMaliciousClients ?? 0, mixing: mixing ?? 0, direction: direction)
         case "multikrum":
-            try allow(["num_malicious_clients", "num_clients_to_keep", "mixing"])
+            try allow(["num_malicious_clients", "num_clients_to_keep", "mixing", "direction"])
             guard let keep = numClientsToKeep, keep > 0 else {
                 throw FederationError(.invalidArgument, "multikrum needs num_clients_to_keep > 0")
             }
-            return try Krum(numMaliciousClients: numMaliciousClients ?? 0, numClientsToKeep: keep, mixing: mixing ?? 0)
+            return try Krum(
+                numMaliciousClients: numMaliciousClients ?? 0, numClientsToKeep: keep, mixing: mixing ?? 0, direction: direction)
         default:
             throw FederationError(
                 .invalidArgument, "unknown strategy \(name); known: \(Self.names.joined(separator: ", "))")
@@ -105,7 +110,7 @@ public struct StrategyConfiguration: Codable, Sendable, Equatable {
             ("server_momentum", serverMomentum != nil), ("eta", eta != nil), ("eta_l", etaL != nil),
             ("beta_1", beta1 != nil), ("beta_2", beta2 != nil), ("tau", tau != nil), ("beta", beta != nil),
             ("num_malicious_clients", numMaliciousClients != nil), ("num_clients_to_keep", numClientsToKeep != nil),
-            ("mixing", mixing != nil),
+            ("mixing", mixing != nil), ("direction", direction != nil),
         ]
         return all.filter(\.1).map(\.0)
     }

@@ -1,0 +1,60 @@
+/// The direction check before a robust rule (a Starling option, not in Flower): from the second
+/// round on, updates whose cosine similarity with the previous round's aggregate step is at most
+/// `minimumCosine` are left out. A sign-flipped update has an honest norm and sits inside the
+/// honest spread, so norm bounds, mixing and the robust rules cannot see it; it points against
+/// the direction the honest majority moved the model last round, which this sees. When fewer than
+/// half the updates pass, the reference is too weak to trust and none are left out.
+///
+/// It assumes a model moves in a consistent direction over consecutive rounds (true early and
+/// mid-training); an attacker that knows the rule can stay under it by sending the previous step
+/// itself, which a robust rule after it then outvotes.
+struct DirectionCheck: Sendable, Equatable {
+    /// Updates at or below this cosine similarity with the previous step are left out.
+    let minimumCosine: Double
+    /// The previous round's aggregate step (new global − old global); nil before the first.
+    private(set) var previousStep: [Float]?
+
+    /// A check with `minimumCosine` in [-1, 1).
+    init(minimumCosine: Double) throws(FederationError) {
+        guard minimumCosine.isFinite, minimumCosine >= -1, minimumCosine < 1 else {
+            throw FederationError(.invalidArgument, "direction must be in [-1, 1), got \(minimumCosine)")
+        }
+        self.minimumCosine = minimumCosine
+    }
+
+    /// The updates that pass (all of them in the first round, or when fewer than half pass).
+    func filter(_ updates: [ClientUpdate]) -> [ClientUpdate] {
+        guard let previousStep else { return updates }
+        let kept = updates.filter { AggregationMath.cosine($0.delta, previousStep) > minimumCosine }
+        return kept.count * 2 >= updates.count ? kept : updates
+    }
+
+    /// Remembers the step the rule took this round.
+    mutating func record(step: [Float]) { previousStep = step }
+
+    /// Writes the previous step.
+    func write(to w: inout SnapshotWriter) {
+        w.bool(previousStep != nil)
+        if let previousStep { w.floats(previousStep) }
+    }
+
+    /// Reads what `write` wrote.
+    mutating func read(from r: inout SnapshotReader) throws(FederationError) {
+        previousStep = try r.bool() ? try r.floats() : nil
+    }
+}
+
+extension AggregationMath {
+    /// The cosine similarity of `a` and `b` (0 when either is all zeros), in Double.
+    public static func cosine(_ a: [Float], _ b: [Float]) -> Double {
+        var dot = 0.0, aa = 0.0, bb = 0.0
+        for k in 0..<min(a.count, b.count) {
+            let x = Double(a[k]), y = Double(b[k])
+            dot += x * y
+            aa += x * x
+            bb += y * y
+        }
+        let norms = (aa * bb).squareRoot()
+        return norms > 0 ? dot / norms : 0
+    }
+}
