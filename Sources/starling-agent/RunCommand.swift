@@ -44,6 +44,7 @@ struct Run: AsyncParsableCommand {
         } catch let error as ConfigurationError {
             throw ValidationError(error.message)
         }
+        MallocArenas.limit(configuration.mallocArenas)
         let stopIn = ProcessEnvironment.all[Self.testStopVariable].flatMap(UpdateState.init(rawValue:))
         let transport = try configuration.mqtt.enabled ? Self.transport(configuration) : nil
         let runtime = try await AgentRuntime.start(

@@ -45,6 +45,14 @@ struct ConfigurationTests {
         #expect(config.mqtt.sessionExpiry == .seconds(604_800))
         #expect(config.updates.maxLatencyRatio == 2)
         #expect(config.storageBudgetBytes == nil)
+        #expect(config.mallocArenas == 1)
+        #expect(config.federated.maxMessageBytes == 262_144)
+    }
+
+    @Test("the malloc arena limit is set through glibc's mallopt; 0 leaves the default")
+    func mallocArenas() {
+        #expect(MallocArenas.limit(0) == false)
+        #expect(MallocArenas.limit(8) == true)
     }
 
     @Test("flags win over the environment, which wins over the file")

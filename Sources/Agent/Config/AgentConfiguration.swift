@@ -101,6 +101,8 @@ public struct AgentConfiguration: Sendable, Equatable {
     public var storageBudgetBytes: Int?
     /// Log level name (swift-log's).
     public var logLevel: String
+    /// glibc malloc arenas (0: glibc's default of 8 per core).
+    public var mallocArenas: Int
     /// Drift sketches (window length, bins).
     public var drift: DriftConfiguration
     /// Signed package files installed at start when their model has no installed version.
@@ -150,6 +152,7 @@ public struct AgentConfiguration: Sendable, Equatable {
         telemetryInterval = .seconds(reader.integer("telemetry.intervalSeconds")!)
         storageBudgetBytes = reader.integer("storage.budgetMegabytes").map { $0 << 20 }
         logLevel = reader.text("log.level")!
+        mallocArenas = reader.integer("process.mallocArenas")!
         drift = DriftConfiguration()
         drift.enabled = reader.boolean("drift.enabled")!
         drift.windowLength = .seconds(reader.integer("drift.windowSeconds")!)

@@ -48,6 +48,7 @@ extension ConfigSchema {
         Entry(key: "drift.enabled", kind: .boolean, defaultValue: "true", help: "keep per-feature sketches of inputs and predictions"),
         Entry(key: "drift.windowSeconds", kind: .integer(10...86_400), defaultValue: "300", help: "length of a drift window"),
         Entry(key: "drift.bins", kind: .integer(2...1024), defaultValue: "16", help: "histogram bins per feature"),
+        Entry(key: "process.mallocArenas", kind: .integer(0...64), defaultValue: "1", help: "glibc malloc arenas (0: glibc's default, 8 per core); 1 keeps the agent's memory smallest"),
         Entry(key: "telemetry.intervalSeconds", kind: .integer(1...86_400), defaultValue: "60", help: "how often status and telemetry are sent"),
         Entry(key: "storage.budgetMegabytes", kind: .integer(1...(1 << 20)), help: "store size budget (at most the profile's; default: the profile's)"),
         Entry(key: "log.level", kind: .choice(["trace", "debug", "info", "notice", "warning", "error", "critical"]), defaultValue: "info", help: "log level"),
