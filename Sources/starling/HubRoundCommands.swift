@@ -183,18 +183,19 @@ struct RoundWatch: AsyncParsableCommand {
         var completed = false
         try await hub.run { client in
             var printed = 0
-            var events = 0
+            var lastEvent: RoundRecordView.Event?
             while true {
                 let answer = try await client.json(HubRequest("GET", ["rounds", id]))
                 let round = try answer.decode(RoundRecordView.self)
+                let events = round.events ?? []
                 if hub.json {
                     if round.history.count != printed || round.status != "running" { print(answer.compactASCII) }
                 } else {
-                    for event in (round.events ?? []).dropFirst(events) { print(event.text) }
+                    for event in Self.newEvents(events, after: lastEvent) { print(event.text) }
                     for iteration in round.history.dropFirst(printed) { print(iteration.line) }
                 }
                 printed = round.history.count
-                events = round.events?.count ?? 0
+                lastEvent = events.last ?? lastEvent
                 if round.status != "running" {
                     completed = round.status == "completed"
                     if !hub.json { print("round \(round.id) \(round.status)" + (round.resultVersion.map { ": \($0)" } ?? "")) }
@@ -204,6 +205,14 @@ struct RoundWatch: AsyncParsableCommand {
             }
         }
         if !completed { throw ExitCode.failure }
+    }
+
+    /// The events after `last` in `events` (the hub's most recent ones, oldest first: a window
+    /// that slides once the round has more than the hub shows); all of them when `last` is gone.
+    static func newEvents(_ events: [RoundRecordView.Event], after last: RoundRecordView.Event?) -> [RoundRecordView.Event] {
+        guard let last else { return events }
+        guard let index = events.lastIndex(where: { $0.time == last.time && $0.text == last.text }) else { return events }
+        return Array(events[(index + 1)...])
     }
 }
 

@@ -67,6 +67,31 @@ struct HubClientTests {
             body["onFail"] as? String == "pause" && body["baseline"] as? String == "1.2.0" && body["split"] as? String == "50%")
     }
 
+    @Test("round watch prints each event once, also when the hub's window of recent events slides")
+    func roundWatchSlidingEvents() async throws {
+        let polls = Mutex(0)
+        let hub = try FakeHub { _ in
+            let poll = polls.withLock { count in
+                count += 1
+                return count
+            }
+            // The hub shows the two most recent events: each poll slides the window by one.
+            let first = min(poll, 3)
+            let events = (first...(first + 1)).map { ["time": 1000 + $0, "text": "event \($0)"] as [String: Any] }
+            let body: [String: Any] = [
+                "id": "rnd-1", "model": "digits", "baseVersion": "1.0.0", "selector": "", "iterations": 1, "history": [],
+                "status": poll >= 3 ? "completed" : "running", "resultVersion": "1.1.0", "updatedAt": 1, "events": events,
+            ]
+            let json = String(decoding: try! JSONSerialization.data(withJSONObject: body), as: UTF8.self)
+            return FakeHub.Response(200, json)
+        }
+        defer { hub.stop() }
+        let result = try await run(hub, ["round", "watch", "rnd-1", "--interval", "1ms"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n").filter { $0.hasPrefix("event ") }
+        #expect(lines == ["event 1", "event 2", "event 3", "event 4"], "\(result.stdout)")
+    }
+
     @Test("fleet list sends the selector as written and follows pages with --all")
     func fleetListSelectorAndPages() async throws {
         let hub = try FakeHub { request in

@@ -412,4 +412,31 @@ struct RoundRunnerTests {
             #expect(try fleet.tasks("dev-0").isEmpty && fleet.tasks("dev-1").isEmpty && fleet.tasks("dev-4").isEmpty)
         }
     }
+
+    @Test("a start that meets ticks opens iteration 1 once: every device gets one task")
+    func startWhileTicking() async throws {
+        try await Self.withFleet { fleet, services in
+            defer { services.close() }
+            var request = RoundRequest(model: Self.model)
+            request.minClients = 2
+            request.fraction = 0.5
+            let rounds = services.rounds
+            let ticking = Task {
+                for _ in 0..<300 {
+                    await rounds.tick()
+                    try? await Task.sleep(for: .milliseconds(1))
+                }
+            }
+            let started = try await rounds.start(request, by: HubFixture.alice)
+            await ticking.value
+            let id = started.record.id
+            let view = try await rounds.view(id: id)
+            let asks = view.events.filter { $0.text.contains("iteration 1 (fit) asks") }
+            #expect(asks.count == 1, "\(view.events.map(\.text))")
+            try await Task.sleep(for: .milliseconds(200))  // the tasks cross the in-memory broker
+            let tasked = fleet.devices.keys.sorted().filter { (try? fleet.tasks($0).isEmpty) == false }
+            #expect(tasked.count == 2, "\(tasked)")
+            for device in tasked { #expect(try fleet.tasks(device).count == 1) }
+        }
+    }
 }

@@ -64,6 +64,8 @@ public actor RoundRunner {
     private let settings: Settings
     private let now: @Sendable () -> Int64
     private var live: [String: Live] = [:]
+    /// Rounds whose next iteration is being opened now.
+    private var opening: Set<String> = []
     /// Large updates arriving in parts (`FLUpdatePartFrame`), until the last one.
     private var parts = FLUpdateAssembler()
     /// What the runner counted since it started.
@@ -307,15 +309,22 @@ public actor RoundRunner {
     }
 
     private func open(_ id: String, kind: String) async {
-        guard var entry = live[id] else { return }
-        let request = entry.record.request
+        // One opening per round at a time: selection awaits the store, and a tick arriving then
+        // must not open the same iteration again with another selection.
+        guard !opening.contains(id) else { return }
+        opening.insert(id)
+        defer { opening.remove(id) }
+        guard live[id] != nil else { return }
         let eligible: [String]
         do {
-            eligible = try await eligibleDevices(entry.record, kind: kind)
+            eligible = try await eligibleDevices(live[id]!.record, kind: kind)
         } catch {
             await fail(id, "cannot select devices: \(error)")
             return
         }
+        // Read again after the await: the round may have ended or moved on meanwhile.
+        guard var entry = live[id], entry.coordinator.iteration == nil else { return }
+        let request = entry.record.request
         let minClients = request.minClients ?? RoundRequest.Defaults.minClients
         guard eligible.count >= minClients else {
             // Wait for devices to come online; give up after the deadline's worth of ticks.
