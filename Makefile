@@ -15,7 +15,7 @@ MLFLOW_VENV := .venv-mlflow
 ## Flower (the federated benchmark's peer) gets a venv of its own too.
 FLWR_VENV := .venv-flwr
 
-.PHONY: all deps build test test-deps demo bench bench-deps check-layering format clean
+.PHONY: all deps build test test-deps demo bench bench-deps check-layering format clean agent-release
 
 all: build
 
@@ -91,8 +91,15 @@ bench: bench-deps
 	  BENCH_AGENT_STATIC="$$(f="$${BENCH_OUT:-out/bench}/starling-agent-static"; [ "$${BENCH_STATIC:-0}" = 1 ] && realpath "$$f")" \
 	  Benchmarks/run.sh "$$($(SWIFT) build -c release --show-bin-path)" "$(VENV)/bin/python"
 
+## agent-release: the build for devices: a release starling-agent with the Swift runtime linked in
+## (nothing of Swift to install on the device, and about 4 MiB less memory), stripped, in out/starling-agent
+agent-release: deps
+	$(SWIFT) build -c release --static-swift-stdlib --scratch-path .build-static --product starling-agent
+	@mkdir -p out && cp "$$($(SWIFT) build -c release --static-swift-stdlib --scratch-path .build-static --show-bin-path)/starling-agent" out/ && \
+	  { ! command -v strip >/dev/null || strip out/starling-agent; } && echo "out/starling-agent ($$(du -h out/starling-agent | cut -f1))"
+
 format:
 	$(SWIFT) format --in-place --recursive Sources Tests Benchmarks --configuration .swift-format
 
 clean:
-	rm -rf .build out
+	rm -rf .build .build-static out
