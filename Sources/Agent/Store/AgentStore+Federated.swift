@@ -29,14 +29,19 @@ extension AgentStore {
         }
         try await StoreError.wrap("saving a federated round") {
             try await pool.write { db in
-                try db.execute(
-                    sql: """
-                        INSERT INTO federated_rounds (round_id, status, updated, state) VALUES (?, ?, ?, ?)
-                        ON CONFLICT (round_id) DO UPDATE SET
-                          status = excluded.status, updated = excluded.updated, state = excluded.state
-                        """, arguments: [round.roundID, round.status, round.updated, round.state])
+                try Self.upsert(db, round)
             }
         }
+    }
+
+    /// Adds or replaces `round`'s row.
+    private static func upsert(_ db: Database, _ round: FederatedRoundState) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO federated_rounds (round_id, status, updated, state) VALUES (?, ?, ?, ?)
+                ON CONFLICT (round_id) DO UPDATE SET
+                  status = excluded.status, updated = excluded.updated, state = excluded.state
+                """, arguments: [round.roundID, round.status, round.updated, round.state])
     }
 
     /// The state of round `roundID`, if the agent has one.
@@ -84,16 +89,11 @@ extension AgentStore {
         guard IdentifierRules.isValid(id), !topic.isEmpty, !parts.isEmpty else {
             throw StoreError(.invalidRecord, "federated update '\(id.prefix(64))': not a protocol identifier, no topic or no bytes")
         }
-        let messages = parts.count == 1 ? [(id, parts[0])] : parts.enumerated().map { ("\(id).part-\($0.offset)", $0.element) }
+        let messages = parts.count == 1 ? [(id, parts[0])] : parts.enumerated().map { (FLUpdatePart.messageId(update: id, index: $0.offset), $0.element) }
         let created = configuration.now()
         try await StoreError.wrap("queueing a federated update") {
             try await pool.write { db in
-                try db.execute(
-                    sql: """
-                        INSERT INTO federated_rounds (round_id, status, updated, state) VALUES (?, ?, ?, ?)
-                        ON CONFLICT (round_id) DO UPDATE SET
-                          status = excluded.status, updated = excluded.updated, state = excluded.state
-                        """, arguments: [round.roundID, round.status, round.updated, round.state])
+                try Self.upsert(db, round)
                 try Self.deleteUpdate(db, id)
                 for (messageId, payload) in messages {
                     try Self.insertOutbox(db, id: messageId, kind: .other, topic: topic, payload: payload, created: created)
@@ -119,17 +119,21 @@ extension AgentStore {
     public func isInOutbox(_ id: String) async throws(StoreError) -> Bool {
         try await StoreError.wrap("reading the outbox") {
             try await pool.read { db in
-                try Int.fetchOne(
-                    db, sql: "SELECT count(*) FROM outbox WHERE id = ? OR (id >= ? AND id < ?)",
-                    arguments: [id, id + ".part-", id + ".part."]) ?? 0 > 0
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM outbox WHERE \(Self.updateMessages)", arguments: Self.updateArguments(id))
+                    ?? 0 > 0
             }
         }
     }
 
-    /// Deletes update `id` and its parts (`id.part-N`: the ids between `id.part-` and `id.part.`).
+    /// The outbox rows of an update: its one message, or its parts (`id.part-N`: the ids
+    /// between `id.part-` and `id.part.`); the arguments are `updateArguments(id)`.
+    private static let updateMessages = "id = ? OR (id >= ? AND id < ?)"
+
+    private static func updateArguments(_ id: String) -> StatementArguments { [id, id + ".part-", id + ".part."] }
+
+    /// Deletes update `id` and its parts.
     private static func deleteUpdate(_ db: Database, _ id: String) throws {
-        try db.execute(
-            sql: "DELETE FROM outbox WHERE id = ? OR (id >= ? AND id < ?)", arguments: [id, id + ".part-", id + ".part."])
+        try db.execute(sql: "DELETE FROM outbox WHERE \(updateMessages)", arguments: updateArguments(id))
     }
 
     /// How many labelled predictions of `modelName` kept their inputs (what local training can

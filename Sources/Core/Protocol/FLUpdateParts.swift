@@ -19,9 +19,12 @@ public struct FLUpdatePart: ControlMessage {
     /// The whole frame's SHA-256, lowercase hex.
     public var frameSha256: String
 
+    /// The id of part `index` of update `update`: `<update>.part-<index>` (also its outbox id).
+    public static func messageId(update: String, index: Int) -> String { "\(update).part-\(index)" }
+
     /// A part header.
     public init(updateId: String, time: Int64, index: Int, count: Int, frameSize: Int, frameSha256: String) {
-        self.id = "\(updateId).part-\(index)"
+        self.id = Self.messageId(update: updateId, index: index)
         self.time = time
         self.updateId = updateId
         self.index = index
@@ -38,8 +41,9 @@ public struct FLUpdatePart: ControlMessage {
         try FieldCheck.range(index, 0...(count - 1), s, "index")
         try FieldCheck.range(frameSize, 1...(FLUpdateFrame.maxPayloadBytes + FLUpdateFrame.maxHeaderBytes + 16), s, "frameSize")
         try FieldCheck.digest(frameSha256, s, "frameSha256")
-        guard id == "\(updateId).part-\(index)" else {
-            throw ProtocolError(.invalidValue, "\(s) message: id '\(id.prefix(80))' is not '\(updateId).part-\(index)'")
+        guard id == Self.messageId(update: updateId, index: index) else {
+            throw ProtocolError(
+                .invalidValue, "\(s) message: id '\(id.prefix(80))' is not '\(Self.messageId(update: updateId, index: index))'")
         }
     }
 }

@@ -66,15 +66,14 @@ struct SimulationNetworkTests {
     func clientFailure() async throws {
         // A learning rate this large makes every client's loss overflow in the first epoch.
         let sim = try simulation(SimulationConfiguration(rounds: 2, learningRate: 1e30))
-        let started = ContinuousClock.now
         do {
             _ = try await sim.run(strategy: FedAvg(), over: .inMemory(timeout: .seconds(3600)))
             Issue.record("the run succeeded")
         } catch {
+            // A timeout would be `.network` ("no update from ..."), not the client's reason.
             #expect(error.code == .training)
             #expect(error.message.contains("client-") && error.message.contains("diverged"), "\(error.message)")
         }
-        #expect(started.duration(to: .now) < .seconds(3600))
     }
 
     @Test("a broker that refuses a device's session fails the run, naming the device")

@@ -1,13 +1,5 @@
 import Synchronization
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Where a networked simulation's server and clients exchange their frames: a broker they each
 /// open a session with, as the hub and the devices do.
 public struct SimulationNetwork: Sendable {
@@ -82,12 +74,7 @@ extension FederatedSimulation {
             var rounds: [SimulationRound] = []
             for round in 1...c.rounds {
                 let started = ContinuousClock.now
-                let now = Int64(round) * 60_000
-                let learningRate = c.learningRate * pow(c.learningRateDecay, Double(round - 1))
-                let selected = selection(round: round)
-                let frame = try coordinator.open(
-                    selected: selected.map { participants[$0].id }, now: now, deadline: now + 60_000,
-                    learningRate: learningRate)
+                let (now, learningRate, selected, frame) = try openRound(round, on: &coordinator)
                 let before = devices.map(\.count)
                 let payload = try Self.encoded(frame)
                 for i in selected {
@@ -194,16 +181,17 @@ extension FederatedSimulation {
 }
 
 /// The server's side of the wire in a networked simulation: the latest update frame from each
-/// device, and the first failure a client reported.
+/// device with the task it answers (read once, on arrival), and the first failure a client reported.
 final class Mailbox: Sendable {
     private struct State {
-        var updates: [String: [UInt8]] = [:]
+        var updates: [String: (task: String?, wire: [UInt8])] = [:]
         var failure: String?
     }
     private let state = Mutex(State())
 
     func deliver(_ wire: [UInt8], from device: String) {
-        state.withLock { $0.updates[device] = wire }
+        let task = (try? FLUpdateFrame(parsing: wire))?.header.unverified.taskId
+        state.withLock { $0.updates[device] = (task, wire) }
     }
 
     func fail(_ message: String) {
@@ -216,11 +204,7 @@ final class Mailbox: Sendable {
     /// every one has come.
     func take(_ devices: [String], task: String) -> [[UInt8]]? {
         state.withLock { box in
-            let found = devices.compactMap { device in
-                box.updates[device].flatMap { wire in
-                    (try? FLUpdateFrame(parsing: wire))?.header.unverified.taskId == task ? wire : nil
-                }
-            }
+            let found = devices.compactMap { box.updates[$0].flatMap { $0.task == task ? $0.wire : nil } }
             guard found.count == devices.count else { return nil }
             for device in devices { box.updates[device] = nil }
             return found

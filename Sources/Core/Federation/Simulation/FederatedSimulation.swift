@@ -64,11 +64,7 @@ public struct FederatedSimulation: Sendable {
         var rounds: [SimulationRound] = []
         for round in 1...c.rounds {
             let started = ContinuousClock.now
-            let now = Int64(round) * 60_000
-            let learningRate = c.learningRate * pow(c.learningRateDecay, Double(round - 1))
-            let selected = selection(round: round)
-            let frame = try coordinator.open(
-                selected: selected.map { participants[$0].id }, now: now, deadline: now + 60_000, learningRate: learningRate)
+            let (now, learningRate, selected, frame) = try openRound(round, on: &coordinator)
             let taskBytes = try Self.encoded(frame).count
             var bytesUp = 0
             var refused = 0
@@ -85,6 +81,19 @@ public struct FederatedSimulation: Sendable {
             progress(record)
         }
         return SimulationResult(rounds: rounds, parameters: coordinator.global)
+    }
+
+    /// Opens `round` on the coordinator: its simulated time, its local learning rate, the
+    /// selected client indices and the task frame they are sent.
+    func openRound(
+        _ round: Int, on coordinator: inout RoundCoordinator
+    ) throws(FederationError) -> (now: Int64, learningRate: Double, selected: [Int], frame: FLTaskFrame) {
+        let now = Int64(round) * 60_000
+        let learningRate = configuration.learningRate * pow(configuration.learningRateDecay, Double(round - 1))
+        let selected = selection(round: round)
+        let frame = try coordinator.open(
+            selected: selected.map { participants[$0].id }, now: now, deadline: now + 60_000, learningRate: learningRate)
+        return (now, learningRate, selected, frame)
     }
 
     /// The server: the hub's coordinator with the run's settings and the model's initial parameters.

@@ -44,6 +44,36 @@ struct DirectionCheck: Sendable, Equatable {
     }
 }
 
+/// The optional steps before a robust rule (FedMedian, FedTrimmedAvg, Krum): the direction check,
+/// then nearest-neighbour mixing. Both off leaves the rule exactly Flower's.
+struct RobustPreparation: Sendable, Equatable {
+    /// Nearest-neighbour mixing against this many malicious clients (0: off).
+    let mixing: Int
+    private var direction: DirectionCheck?
+
+    /// The steps, checked: `mixing` ≥ 0, `direction` (a minimum cosine, nil: off) in [-1, 1).
+    init(mixing: Int, direction: Double?) throws(FederationError) {
+        guard mixing >= 0 else { throw FederationError(.invalidArgument, "mixing must be ≥ 0, got \(mixing)") }
+        self.mixing = mixing
+        self.direction = try direction.map { (value: Double) throws(FederationError) in try DirectionCheck(minimumCosine: value) }
+    }
+
+    /// The updates the direction check keeps, and their deltas after mixing (in the same order).
+    func prepare(_ updates: [ClientUpdate]) -> (kept: [ClientUpdate], deltas: [[Float]]) {
+        let kept = direction?.filter(updates) ?? updates
+        return (kept, AggregationMath.mixed(kept.map(\.delta), malicious: mixing))
+    }
+
+    /// Remembers the step the rule took, for the next round's direction check.
+    mutating func record(step: [Float]) { direction?.record(step: step) }
+
+    /// Writes the state (the previous step, when the direction check is on).
+    func write(to w: inout SnapshotWriter) { direction?.write(to: &w) }
+
+    /// Reads what `write` wrote.
+    mutating func read(from r: inout SnapshotReader) throws(FederationError) { try direction?.read(from: &r) }
+}
+
 extension AggregationMath {
     /// The cosine similarity of `a` and `b` (0 when either is all zeros), in Double.
     public static func cosine(_ a: [Float], _ b: [Float]) -> Double {

@@ -7,18 +7,16 @@ public struct FedMedian: AggregationStrategy {
     /// The round being aggregated, from 1.
     public private(set) var round = 1
     private var open = KeptRound()
-    /// The direction check before the rule (nil: off); see `DirectionCheck`.
-    private var direction: DirectionCheck?
+    /// The direction check and mixing before the rule (`RobustPreparation`).
+    private var preparation: RobustPreparation
     /// Nearest-neighbour mixing before the rule, against this many malicious clients (0: off;
     /// a Starling extension, not in Flower): see `AggregationMath.nearestNeighbourMixing`.
-    public let mixing: Int
+    public var mixing: Int { preparation.mixing }
 
     /// A FedMedian aggregator, with nearest-neighbour mixing against `mixing` malicious clients
     /// and, with `direction`, the direction check (`DirectionCheck`) at that minimum cosine.
     public init(mixing: Int = 0, direction: Double? = nil) throws(FederationError) {
-        self.direction = try direction.map { (value: Double) throws(FederationError) in try DirectionCheck(minimumCosine: value) }
-        guard mixing >= 0 else { throw FederationError(.invalidArgument, "mixing must be ≥ 0, got \(mixing)") }
-        self.mixing = mixing
+        preparation = try RobustPreparation(mixing: mixing, direction: direction)
     }
 
     /// Updates added since `beginRound`.
@@ -32,9 +30,8 @@ public struct FedMedian: AggregationStrategy {
     public mutating func finishRound() throws(FederationError) -> [Float] {
         let (global, updates) = try open.finish()
         round += 1
-        let kept = direction?.filter(updates) ?? updates
-        let step = AggregationMath.coordinateMedian(AggregationMath.mixed(kept.map(\.delta), malicious: mixing))
-        direction?.record(step: step)
+        let step = AggregationMath.coordinateMedian(preparation.prepare(updates).deltas)
+        preparation.record(step: step)
         return adding(step, to: global)
     }
 
@@ -43,7 +40,7 @@ public struct FedMedian: AggregationStrategy {
         var w = SnapshotWriter(name: name)
         w.int(round)
         open.write(to: &w)
-        direction?.write(to: &w)
+        preparation.write(to: &w)
         return w.bytes
     }
 
@@ -52,10 +49,10 @@ public struct FedMedian: AggregationStrategy {
         var r = try SnapshotReader(snapshot, name: name)
         let round = try r.int()
         let open = try KeptRound.read(from: &r)
-        var direction = direction
-        try direction?.read(from: &r)
+        var preparation = preparation
+        try preparation.read(from: &r)
         try r.finish()
-        (self.round, self.open, self.direction) = (round, open, direction)
+        (self.round, self.open, self.preparation) = (round, open, preparation)
     }
 }
 

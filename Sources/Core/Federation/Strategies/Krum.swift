@@ -12,11 +12,11 @@ public struct Krum: AggregationStrategy {
     /// The round being aggregated, from 1.
     public private(set) var round = 1
     private var open = KeptRound()
-    /// The direction check before the rule (nil: off); see `DirectionCheck`.
-    private var direction: DirectionCheck?
+    /// The direction check and mixing before the rule (`RobustPreparation`).
+    private var preparation: RobustPreparation
     /// Nearest-neighbour mixing before the rule, against this many malicious clients (0: off;
     /// a Starling extension, not in Flower): see `AggregationMath.nearestNeighbourMixing`.
-    public let mixing: Int
+    public var mixing: Int { preparation.mixing }
 
     /// A Krum (`numClientsToKeep` = 0) or Multi-Krum aggregator, with nearest-neighbour mixing
     /// against `mixing` malicious clients (Multi-Krum then averages the kept mixed deltas) and,
@@ -24,7 +24,6 @@ public struct Krum: AggregationStrategy {
     public init(
         numMaliciousClients: Int = 0, numClientsToKeep: Int = 0, mixing: Int = 0, direction: Double? = nil
     ) throws(FederationError) {
-        self.direction = try direction.map { (value: Double) throws(FederationError) in try DirectionCheck(minimumCosine: value) }
         guard numMaliciousClients >= 0 else {
             throw FederationError(.invalidArgument, "num_malicious_clients must be ≥ 0, got \(numMaliciousClients)")
         }
@@ -33,8 +32,7 @@ public struct Krum: AggregationStrategy {
         }
         self.numMaliciousClients = numMaliciousClients
         self.numClientsToKeep = numClientsToKeep
-        guard mixing >= 0 else { throw FederationError(.invalidArgument, "mixing must be ≥ 0, got \(mixing)") }
-        self.mixing = mixing
+        preparation = try RobustPreparation(mixing: mixing, direction: direction)
     }
 
     /// Updates added since `beginRound`.
@@ -48,19 +46,18 @@ public struct Krum: AggregationStrategy {
     public mutating func finishRound() throws(FederationError) -> [Float] {
         let (global, all) = try open.finish(minimum: numClientsToKeep)
         round += 1
-        let updates = direction?.filter(all) ?? all
-        let deltas = AggregationMath.mixed(updates.map(\.delta), malicious: mixing)
+        let (updates, deltas) = preparation.prepare(all)
         let scores = AggregationMath.krumScores(
             distances: AggregationMath.squaredDistances(deltas), malicious: numMaliciousClients)
         let chosen = AggregationMath.krumSelection(scores: scores, keep: numClientsToKeep)
         if numClientsToKeep == 0 {
-            direction?.record(step: deltas[chosen[0]])
+            preparation.record(step: deltas[chosen[0]])
             return adding(deltas[chosen[0]], to: global)
         }
         let mean = AggregationMath.weightedMean(chosen.map { deltas[$0] }, weights: chosen.map { Double(updates[$0].examples) })
         var out = global
         for i in 0..<out.count { out[i] = Float(Double(out[i]) + mean[i]) }
-        direction?.record(step: mean.map(Float.init))
+        preparation.record(step: mean.map(Float.init))
         return out
     }
 
@@ -71,7 +68,7 @@ public struct Krum: AggregationStrategy {
         w.int(numClientsToKeep)
         w.int(round)
         open.write(to: &w)
-        direction?.write(to: &w)
+        preparation.write(to: &w)
         return w.bytes
     }
 
@@ -87,9 +84,9 @@ public struct Krum: AggregationStrategy {
         }
         let round = try r.int()
         let open = try KeptRound.read(from: &r)
-        var direction = direction
-        try direction?.read(from: &r)
+        var preparation = preparation
+        try preparation.read(from: &r)
         try r.finish()
-        (self.round, self.open, self.direction) = (round, open, direction)
+        (self.round, self.open, self.preparation) = (round, open, preparation)
     }
 }
