@@ -314,10 +314,10 @@ public actor RoundRunner {
         guard !opening.contains(id) else { return }
         opening.insert(id)
         defer { opening.remove(id) }
-        guard live[id] != nil else { return }
+        guard let record = live[id]?.record else { return }
         let eligible: [String]
         do {
-            eligible = try await eligibleDevices(live[id]!.record, kind: kind)
+            eligible = try await eligibleDevices(record, kind: kind)
         } catch {
             await fail(id, "cannot select devices: \(error)")
             return
